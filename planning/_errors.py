@@ -1,0 +1,15 @@
+"""Exceptions raised by the package, each naming what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input data cannot be used as given (bad file, column, row, value)."""
+
+
+class CRSError(InputError):
+    """A layer has no CRS, or a CRS that cannot be used for the requested measure."""
+
+
+class ScenarioError(InputError):
+    """A scenario file is malformed, has unknown keys or invalid values."""

@@ -1,0 +1,31 @@
+"""Package-wide defaults, in one place, with their units and sources.
+
+Change a value for the whole session by assignment, e.g.
+``planning.settings.walk_speed_m_s = 1.1``; every function that uses a default also
+takes it as a keyword argument.
+"""
+
+from __future__ import annotations
+
+#: Walking speed of older pedestrians in metres per second (STANDARDS.md §2:
+#: measured 65+ mean 0.97 m/s, 15th percentile 0.92 m/s; 0.8 m/s is a cautious default
+#: so that a 15-minute circle is 720 m of network distance).
+walk_speed_m_s: float = 0.8
+
+#: The GB 50180-2018 "standard" mode: 1000 m in 15 minutes.
+standard_walk_speed_m_s: float = 1000.0 / 900.0
+
+#: Service-circle thresholds in minutes (GB 50180-2018 life circles).
+thresholds_min: tuple[int, ...] = (5, 10, 15)
+
+#: Points farther than this from every network edge are reported unreachable (metres).
+max_snap_m: float = 300.0
+
+#: Width in metres by which reachable edge pieces are buffered to draw a service area.
+service_area_buffer_m: float = 50.0
+
+#: Show tqdm progress bars on long steps.
+progress: bool = True
+
+#: Chunk size (number of sources) for bounded shortest-path passes; bounds memory.
+dijkstra_chunk_size: int = 256
