@@ -1,0 +1,630 @@
+"""Build the walking network: OSM files, line layers or an osmnx download → `Network`.
+
+A `Network` holds nodes and undirected edges as GeoDataFrames in a projected metric CRS,
+with ``length_m`` and ``travel_time_s`` per edge at a given walking speed, and a record of
+what was excluded (zero-length lines, invalid geometries, dropped components). All heavy
+computation runs on its sparse matrix (:meth:`Network.csr`), see :mod:`planning.access`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from planning import settings
+from planning._errors import CRSError, InputError
+from planning._validate import describe, require_crs, require_not_empty
+
+log = logging.getLogger(__name__)
+
+Components = Literal["largest", "keep"]
+_LINE_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
+_OSM_SUFFIXES = {".osm", ".xml", ".bz2", ".pbf"}
+
+
+@dataclass
+class Network:
+    """An undirected walking network in a projected metric CRS.
+
+    Attributes
+    ----------
+    nodes : geopandas.GeoDataFrame
+        One row per node, index ``0..n-1``; columns ``x``, ``y``, ``component``.
+    edges : geopandas.GeoDataFrame
+        One row per edge, index ``0..m-1``; columns ``u``, ``v`` (node positions, the
+        geometry runs from ``u`` to ``v``), ``length_m``, ``travel_time_s``.
+    walk_speed_m_s : float
+        Walking speed used for ``travel_time_s``, metres per second.
+    source : str
+        Where the network came from (path or query).
+    excluded : pandas.DataFrame
+        What was left out and why: columns ``item``, ``reason``, ``count``, ``length_m``.
+
+    """
+
+    nodes: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame
+    walk_speed_m_s: float
+    source: str
+    excluded: pd.DataFrame = field(default_factory=lambda: _excluded_frame([]))
+    components: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _csr: sparse.csr_matrix | None = field(default=None, repr=False)
+
+    @property
+    def crs(self) -> CRS:
+        """The projected CRS of nodes and edges."""
+        return CRS.from_user_input(self.edges.crs)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.nodes)
+
+    def csr(self) -> sparse.csr_matrix:
+        """Return the symmetric node × node matrix of edge travel times in seconds.
+
+        Parallel edges keep their shortest time; self-loops are left out (they never
+        shorten a path).
+        """
+        if self._csr is None:
+            self._csr = _travel_time_matrix(
+                self.edges["u"].to_numpy(),
+                self.edges["v"].to_numpy(),
+                self.edges["travel_time_s"].to_numpy(),
+                self.n_nodes,
+            )
+        return self._csr
+
+    def with_speed(self, walk_speed_m_s: float) -> Network:
+        """Return a copy whose ``travel_time_s`` is computed at another walking speed."""
+        _check_speed(walk_speed_m_s)
+        edges = self.edges.copy()
+        edges["travel_time_s"] = edges["length_m"] / walk_speed_m_s
+        return Network(
+            self.nodes, edges, walk_speed_m_s, self.source, self.excluded, self.components
+        )
+
+    def to_networkx(self) -> nx.MultiGraph:
+        """Return the network as a networkx MultiGraph (node keys are node positions)."""
+        g = nx.MultiGraph(crs=self.crs)
+        g.add_nodes_from(
+            (int(i), {"x": float(x), "y": float(y)})
+            for i, x, y in zip(self.nodes.index, self.nodes["x"], self.nodes["y"], strict=True)
+        )
+        g.add_edges_from(
+            (int(u), int(v), {"length_m": float(le), "travel_time_s": float(t)})
+            for u, v, le, t in zip(
+                self.edges["u"],
+                self.edges["v"],
+                self.edges["length_m"],
+                self.edges["travel_time_s"],
+                strict=True,
+            )
+        )
+        return g
+
+    def summary(self) -> dict[str, Any]:
+        """Return counts and lengths for reports and ``run.json``."""
+        return {
+            "source": self.source,
+            "crs": self.crs.to_string(),
+            "walk_speed_m_s": self.walk_speed_m_s,
+            "nodes": int(self.n_nodes),
+            "edges": len(self.edges),
+            "length_km": round(float(self.edges["length_m"].sum()) / 1000.0, 3),
+            "components": len(self.components),
+            "excluded": self.excluded.to_dict(orient="records"),
+        }
+
+
+def _excluded_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["item", "reason", "count", "length_m"])
+
+
+def _check_speed(walk_speed_m_s: float) -> None:
+    if not np.isfinite(walk_speed_m_s) or walk_speed_m_s <= 0:
+        msg = (
+            f"walk_speed_m_s must be a positive number of metres per second, got {walk_speed_m_s}."
+        )
+        raise InputError(msg)
+
+
+def _travel_time_matrix(
+    u: np.ndarray, v: np.ndarray, time_s: np.ndarray, n: int
+) -> sparse.csr_matrix:
+    keep = u != v
+    u, v, time_s = u[keep], v[keep], np.maximum(time_s[keep], 1e-9)
+    rows = np.concatenate([u, v])
+    cols = np.concatenate([v, u])
+    data = np.concatenate([time_s, time_s])
+    order = np.lexsort((data, cols, rows))
+    rows, cols, data = rows[order], cols[order], data[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    mat = sparse.csr_matrix((data[first], (rows[first], cols[first])), shape=(n, n))
+    return mat
+
+
+def choose_metric_crs(gdf: gpd.GeoDataFrame) -> CRS:
+    """Choose a projected metric CRS for a layer.
+
+    Inside China (lon 73–135°E, lat 18–54°N) this is the CGCS2000 3-degree Gauss-Krüger
+    zone with the central meridian in the projection name (EPSG:4534–4554), as Chinese
+    planning data use; elsewhere the UTM zone of the layer's centre.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        Any layer with a CRS.
+
+    Returns
+    -------
+    pyproj.CRS
+
+    """
+    require_crs(gdf, "layer")
+    lon0, lat0, lon1, lat1 = gdf.to_crs(4326).total_bounds
+    lon, lat = (lon0 + lon1) / 2.0, (lat0 + lat1) / 2.0
+    if 73.5 <= lon <= 136.5 and 18.0 <= lat <= 54.0:
+        zone = round(lon / 3.0) * 3
+        return CRS.from_epsg(4534 + (zone - 75) // 3)
+    return CRS.from_user_input(gdf.estimate_utm_crs())
+
+
+def _to_metric(gdf: gpd.GeoDataFrame, crs: Any, name: str) -> gpd.GeoDataFrame:
+    target = choose_metric_crs(gdf) if crs is None else CRS.from_user_input(crs)
+    if not target.is_projected:
+        msg = (
+            f"The analysis CRS for {name} must be projected in metres, got {target.name}. "
+            "Pass a projected CRS (e.g. crs='EPSG:4547' for CGCS2000 zone 114°E) or leave it "
+            "out to choose one automatically."
+        )
+        raise CRSError(msg)
+    return gdf.to_crs(target)
+
+
+def network_from_lines(
+    lines: gpd.GeoDataFrame | str | Path,
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    walk_speed_m_s: float | None = None,
+    node_tolerance_m: float = 0.5,
+    components: Components = "largest",
+) -> Network:
+    """Build a walking network from a line layer (road centre lines).
+
+    Lines are noded at their end points: end points closer than `node_tolerance_m`
+    become one node. Lines crossing without a shared end point (bridges, tunnels) stay
+    unconnected, so split your layer at junctions first if it is not noded.
+
+    Parameters
+    ----------
+    lines : geopandas.GeoDataFrame or path
+        LineStrings or MultiLineStrings (shapefile, GeoPackage, GeoJSON, ...).
+    layer : str, optional
+        Layer name inside a multi-layer file.
+    crs : CRS-like, optional
+        Projected analysis CRS; chosen with :func:`choose_metric_crs` when omitted.
+    walk_speed_m_s : float, optional
+        Walking speed in metres per second; default ``settings.walk_speed_m_s``.
+    node_tolerance_m : float
+        End points within this distance in metres are merged into one node.
+    components : {"largest", "keep"}
+        Keep only the largest connected component (others are reported in
+        ``Network.excluded``) or keep them all (they are reported in
+        ``Network.components``).
+
+    Returns
+    -------
+    Network
+
+    """
+    name = str(lines) if isinstance(lines, str | Path) else "lines"
+    gdf = _read_lines(lines, layer=layer)
+    gdf = _to_metric(gdf, crs, name)
+    return _network_from_gdf(
+        gdf,
+        source=name,
+        walk_speed_m_s=walk_speed_m_s,
+        node_tolerance_m=node_tolerance_m,
+        components=components,
+    )
+
+
+def _read_lines(lines: gpd.GeoDataFrame | str | Path, *, layer: str | None) -> gpd.GeoDataFrame:
+    if isinstance(lines, gpd.GeoDataFrame):
+        gdf = lines
+        name: str | Path = "lines"
+    else:
+        name = Path(lines)
+        if not name.exists():
+            msg = f"Road file {describe(name)} does not exist. Check the path (relative paths are "
+            msg += "resolved against the scenario file's folder)."
+            raise InputError(msg)
+        try:
+            gdf = gpd.read_file(name, layer=layer)
+        except Exception as exc:
+            msg = f"Cannot read road file {describe(name)}: {exc}. Is it a vector GIS file?"
+            raise InputError(msg) from exc
+    require_not_empty(gdf, name)
+    require_crs(gdf, name)
+    types = set(gdf.geom_type.dropna())
+    bad = types - {"LineString", "MultiLineString"}
+    if bad:
+        row = gdf.index[gdf.geom_type.isin(bad)][0]
+        msg = (
+            f"Road layer {describe(name)} must hold lines, but feature {row} is a "
+            f"{gdf.geom_type.loc[row]}. Export only the road centre lines."
+        )
+        raise InputError(msg)
+    return gdf
+
+
+def _network_from_gdf(
+    gdf: gpd.GeoDataFrame,
+    *,
+    source: str,
+    walk_speed_m_s: float | None,
+    node_tolerance_m: float,
+    components: Components,
+) -> Network:
+    speed = settings.walk_speed_m_s if walk_speed_m_s is None else float(walk_speed_m_s)
+    _check_speed(speed)
+    if components not in ("largest", "keep"):
+        msg = f"components must be 'largest' or 'keep', got {components!r}."
+        raise InputError(msg)
+    excluded: list[dict[str, Any]] = []
+    geoms = gdf.geometry
+    bad = geoms.isna() | geoms.is_empty
+    if bad.any():
+        excluded.append(_row("road features", "empty or missing geometry", int(bad.sum()), 0.0))
+    geoms = geoms[~bad].explode(ignore_index=True)
+    geoms = geoms[shapely.get_num_coordinates(geoms.values) >= 2]
+    lengths = geoms.length.to_numpy()
+    zero = lengths <= 0
+    if zero.any():
+        excluded.append(_row("road lines", "zero length", int(zero.sum()), 0.0))
+    geoms = geoms[~zero].reset_index(drop=True)
+    if len(geoms) == 0:
+        msg = f"Road layer '{source}' has no usable line (all empty or zero length)."
+        raise InputError(msg)
+    nodes_xy, u, v = _node_end_points(geoms.values, node_tolerance_m)
+    return _assemble(nodes_xy, u, v, geoms, speed, source, excluded, components)
+
+
+def _row(item: str, reason: str, count: int, length_m: float) -> dict[str, Any]:
+    return {"item": item, "reason": reason, "count": count, "length_m": round(length_m, 1)}
+
+
+def _node_end_points(
+    lines: np.ndarray, tolerance_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    starts = shapely.get_coordinates(shapely.get_point(lines, 0))
+    ends = shapely.get_coordinates(shapely.get_point(lines, -1))
+    pts = np.vstack([starts, ends])
+    pairs = cKDTree(pts).query_pairs(r=max(tolerance_m, 0.0), output_type="ndarray")
+    n = len(pts)
+    adj = sparse.coo_matrix(
+        (np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1]) if len(pairs) else ([], [])),
+        shape=(n, n),
+    )
+    _, label = csgraph.connected_components(adj, directed=False)
+    # number the nodes in order of first appearance, average the merged coordinates
+    _, first, inverse = np.unique(label, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    node_of_pt = rank[inverse]
+    k = len(order)
+    xy = np.zeros((k, 2))
+    np.add.at(xy, node_of_pt, pts)
+    xy /= np.bincount(node_of_pt, minlength=k)[:, None]
+    m = len(lines)
+    return xy, node_of_pt[:m], node_of_pt[m:]
+
+
+def _assemble(
+    nodes_xy: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    geoms: gpd.GeoSeries,
+    speed: float,
+    source: str,
+    excluded: list[dict[str, Any]],
+    components: Components,
+) -> Network:
+    n = len(nodes_xy)
+    adj = sparse.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
+    n_comp, comp = csgraph.connected_components(adj, directed=False)
+    lengths = geoms.length.to_numpy()
+    comp_len = np.bincount(comp[u], weights=lengths, minlength=n_comp)
+    comp_nodes = np.bincount(comp, minlength=n_comp)
+    # renumber components by descending length so that component 0 is the largest
+    order = np.lexsort((np.arange(n_comp), -comp_len))
+    new_id = np.empty(n_comp, dtype=int)
+    new_id[order] = np.arange(n_comp)
+    comp = new_id[comp]
+    comp_table = pd.DataFrame(
+        {
+            "component": np.arange(n_comp),
+            "nodes": comp_nodes[order],
+            "length_m": np.round(comp_len[order], 1),
+        }
+    )
+    keep_edge = np.ones(len(u), dtype=bool)
+    if components == "largest" and n_comp > 1:
+        keep_edge = comp[u] == 0
+        dropped = ~keep_edge
+        excluded.append(
+            _row(
+                "road lines",
+                f"on {n_comp - 1} small disconnected component(s), dropped",
+                int(dropped.sum()),
+                float(lengths[dropped].sum()),
+            )
+        )
+    log.info("network %s: %d nodes, %d components", source, n, n_comp)
+    return _subset(nodes_xy, comp, u, v, geoms, keep_edge, speed, source, excluded, comp_table)
+
+
+def _subset(
+    nodes_xy: np.ndarray,
+    comp: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    geoms: gpd.GeoSeries,
+    keep_edge: np.ndarray,
+    speed: float,
+    source: str,
+    excluded: list[dict[str, Any]],
+    comp_table: pd.DataFrame,
+) -> Network:
+    u, v = u[keep_edge], v[keep_edge]
+    used = np.unique(np.concatenate([u, v]))
+    remap = np.full(len(nodes_xy), -1)
+    remap[used] = np.arange(len(used))
+    crs = geoms.crs
+    nodes = gpd.GeoDataFrame(
+        {"x": nodes_xy[used, 0], "y": nodes_xy[used, 1], "component": comp[used]},
+        geometry=gpd.points_from_xy(nodes_xy[used, 0], nodes_xy[used, 1]),
+        crs=crs,
+    )
+    geom = geoms[keep_edge].reset_index(drop=True)
+    length = geom.length.to_numpy()
+    edges = gpd.GeoDataFrame(
+        {
+            "u": remap[u],
+            "v": remap[v],
+            "length_m": length,
+            "travel_time_s": length / speed,
+        },
+        geometry=geom.values,
+        crs=crs,
+    )
+    return Network(nodes, edges, speed, source, _excluded_frame(excluded), comp_table)
+
+
+def network_from_xml(
+    path: str | Path,
+    *,
+    crs: Any = None,
+    walk_speed_m_s: float | None = None,
+    components: Components = "largest",
+    network_type: str = "walk",
+) -> Network:
+    """Build a walking network from an OpenStreetMap file, offline.
+
+    Reads ``.osm`` / ``.xml`` (optionally ``.bz2``) with osmnx, and ``.pbf`` through
+    pyosmium (the ``pbf`` extra), keeping the ways that osmnx's `network_type` filter
+    admits (``"walk"``: footways, paths, residential streets, ... but not motorways).
+
+    Parameters
+    ----------
+    path : str or Path
+        The OSM file.
+    crs, walk_speed_m_s, components
+        As in :func:`network_from_lines`.
+    network_type : str
+        osmnx network type used to filter ways, default ``"walk"``.
+
+    Returns
+    -------
+    Network
+
+    """
+    import osmnx as ox
+
+    path = Path(path)
+    if not path.exists():
+        msg = f"OSM file {describe(path)} does not exist. Check the path."
+        raise InputError(msg)
+    xml_path = _pbf_to_xml(path) if path.suffix.lower() == ".pbf" else path
+    try:
+        with _osmnx_filter(network_type):
+            g = ox.graph_from_xml(xml_path, simplify=False, retain_all=True)
+    except Exception as exc:
+        msg = f"Cannot read OSM file {describe(path)}: {exc}. Is it an OSM XML/PBF export?"
+        raise InputError(msg) from exc
+    return _network_from_osmnx_graph(g, str(path), crs, walk_speed_m_s, components)
+
+
+class _osmnx_filter:
+    """Temporarily restrict osmnx's XML reader to the ways of a network type."""
+
+    def __init__(self, network_type: str) -> None:
+        self.network_type = network_type
+
+    def __enter__(self) -> None:
+        import osmnx as ox
+
+        self.saved = ox.settings.useful_tags_way
+        ox.settings.useful_tags_way = [*self.saved, "highway", "foot", "access", "area", "service"]
+
+    def __exit__(self, *args: object) -> None:
+        import osmnx as ox
+
+        ox.settings.useful_tags_way = self.saved
+
+
+def _walkable(data: dict[str, Any]) -> bool:
+    """Apply osmnx's ``network_type="walk"`` way filter to one edge's tags."""
+    hw = data.get("highway")
+    hw = hw[0] if isinstance(hw, list) else hw
+    if not isinstance(hw, str) or _NOT_WALKABLE.search(hw):
+        return False
+    return not (
+        data.get("area") == "yes"
+        or data.get("foot") == "no"
+        or data.get("service") == "private"
+        or data.get("access") == "private"
+    )
+
+
+_NOT_WALKABLE = re.compile(
+    "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|raceway|razed"
+)
+
+
+def _pbf_to_xml(path: Path) -> Path:
+    try:
+        import osmium
+    except ImportError as exc:
+        msg = (
+            f"Reading {describe(path)} (.pbf) needs pyosmium: `pip install planning[pbf]`, "
+            "or convert it to .osm XML with osmium-tool first."
+        )
+        raise InputError(msg) from exc
+    out = Path(tempfile.mkdtemp(prefix="planning-osm-")) / (path.stem + ".osm")
+    with osmium.SimpleWriter(str(out)) as writer:
+        for obj in osmium.FileProcessor(str(path)):
+            writer.add(obj)
+    return out
+
+
+def _network_from_osmnx_graph(
+    g: nx.MultiDiGraph,
+    source: str,
+    crs: Any,
+    walk_speed_m_s: float | None,
+    components: Components,
+) -> Network:
+    import osmnx as ox
+
+    removed = [(u, v, k) for u, v, k, d in g.edges(keys=True, data=True) if not _walkable(d)]
+    g = g.copy()
+    g.remove_edges_from(removed)
+    g.remove_nodes_from([n for n, d in g.degree() if d == 0])
+    if g.number_of_edges() == 0:
+        msg = f"OSM source '{source}' holds no walkable way (highway=*). Check the extract."
+        raise InputError(msg)
+    if not g.graph.get("simplified", False):
+        g = ox.simplify_graph(g)
+    ug = ox.convert.to_undirected(g)
+    _, edges = ox.graph_to_gdfs(ug)
+    gdf = gpd.GeoDataFrame(geometry=edges.geometry.values, crs=edges.crs)
+    gdf = _to_metric(gdf, crs, source)
+    excluded = []
+    if removed:
+        excluded.append(
+            _row("OSM way segments", "not walkable (tags, osmnx walk filter)", len(removed), 0.0)
+        )
+    net = _network_from_gdf(
+        gdf,
+        source=source,
+        walk_speed_m_s=walk_speed_m_s,
+        node_tolerance_m=0.01,
+        components=components,
+    )
+    net.excluded = pd.concat([_excluded_frame(excluded), net.excluded], ignore_index=True)
+    return net
+
+
+def network_from_osmnx(
+    *,
+    place: str | None = None,
+    polygon: Any = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    crs: Any = None,
+    walk_speed_m_s: float | None = None,
+    components: Components = "largest",
+) -> Network:
+    """Download a walking network with osmnx (needs internet; only when asked).
+
+    Exactly one of `place` (a geocodable name), `polygon` (shapely polygon in EPSG:4326)
+    or `bbox` (west, south, east, north in degrees) must be given.
+
+    Returns
+    -------
+    Network
+
+    """
+    import osmnx as ox
+
+    given = [x is not None for x in (place, polygon, bbox)]
+    if sum(given) != 1:
+        msg = "Give exactly one of place=, polygon= or bbox= to download a network with osmnx."
+        raise InputError(msg)
+    if place is not None:
+        g = ox.graph_from_place(place, network_type="walk", retain_all=True)
+        source = f"osmnx:place={place}"
+    elif polygon is not None:
+        g = ox.graph_from_polygon(polygon, network_type="walk", retain_all=True)
+        source = "osmnx:polygon"
+    else:
+        assert bbox is not None
+        g = ox.graph_from_bbox(bbox, network_type="walk", retain_all=True)
+        source = f"osmnx:bbox={bbox}"
+    return _network_from_osmnx_graph(g, source, crs, walk_speed_m_s, components)
+
+
+def read_network(
+    source: str | Path | gpd.GeoDataFrame,
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    walk_speed_m_s: float | None = None,
+    components: Components = "largest",
+) -> Network:
+    """Build a network from a path, choosing the reader by file type.
+
+    ``.osm``, ``.xml``, ``.osm.bz2`` and ``.pbf`` go to :func:`network_from_xml`; line
+    layers (``.shp``, ``.gpkg``, ``.geojson``, ...) and GeoDataFrames to
+    :func:`network_from_lines`.
+
+    Returns
+    -------
+    Network
+
+    """
+    if isinstance(source, gpd.GeoDataFrame):
+        return network_from_lines(
+            source, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components
+        )
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in _OSM_SUFFIXES:
+        return network_from_xml(path, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components)
+    if suffix in _LINE_SUFFIXES:
+        return network_from_lines(
+            path, layer=layer, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components
+        )
+    msg = (
+        f"Unknown road file type {describe(path)}: expected one of "
+        f"{', '.join(sorted(_OSM_SUFFIXES | _LINE_SUFFIXES))}."
+    )
+    raise InputError(msg)

@@ -1,0 +1,214 @@
+"""Scenario files: one YAML file names the inputs, parameters and rule set of a run.
+
+Unknown keys are rejected with a suggestion; paths are resolved against the folder of
+the scenario file. See ``scenarios/wuhan-central.yaml`` for a complete example::
+
+    name: my-district
+    network: {path: roads.gpkg, layer: roads}          # or {osmnx: {place: "..."}}
+    population:
+      elderly: [pop_60_f.tif, pop_60_m.tif]            # rasters summed, or
+      # path: grid.gpkg, elderly_col: age60, population_col: total
+    stations: {path: stations.csv, crs: gcj02}
+    units: {path: units.gpkg}
+    walk_speed_m_s: 0.8
+    thresholds_min: [5, 10, 15]
+    rules: china-baseline
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planning import settings
+from planning._errors import ScenarioError
+from planning._validate import suggest
+
+_LAYER_KEYS = {"path", "layer", "crs", "x_col", "y_col", "columns"}
+_SCHEMA: dict[str, Any] = {
+    "name": str,
+    "title": (str, dict),
+    "description": (str, dict),
+    "year": int,
+    "language": str,
+    "network": {"path", "layer", "crs", "components", "osmnx"},
+    "population": {
+        "elderly",
+        "population",
+        "path",
+        "layer",
+        "crs",
+        "elderly_col",
+        "population_col",
+        "columns",
+    },
+    "stations": _LAYER_KEYS | {"id_col", "default_kind"},
+    "units": _LAYER_KEYS | {"default_level"},
+    "analysis_crs": (str, int),
+    "walk_speed_m_s": (int, float),
+    "thresholds_min": list,
+    "max_snap_m": (int, float),
+    "service_area_buffer_m": (int, float),
+    "rules": (str, dict),
+    "map": {"tiles", "tiles_key", "tiles_url", "attribution"},
+}
+_REQUIRED = ("network", "population", "stations")
+_OSMNX_KEYS = {"place", "polygon", "bbox"}
+
+
+@dataclass
+class Scenario:
+    """A validated scenario: the parsed file, its folder and resolved parameters."""
+
+    path: Path | None
+    data: dict[str, Any]
+    base_dir: Path
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Scenario name (file stem when not given)."""
+        default = self.path.stem if self.path else "scenario"
+        return str(self.data.get("name", default))
+
+    @property
+    def walk_speed_m_s(self) -> float | None:
+        """Walking speed set by the scenario, or None to use the rule set's."""
+        value = self.data.get("walk_speed_m_s")
+        return None if value is None else float(value)
+
+    @property
+    def thresholds_min(self) -> tuple[float, ...] | None:
+        """Thresholds in minutes set by the scenario, or None."""
+        value = self.data.get("thresholds_min")
+        return None if value is None else tuple(float(t) for t in value)
+
+    @property
+    def max_snap_m(self) -> float:
+        """Largest connector from a point to the network, metres."""
+        return float(self.data.get("max_snap_m", settings.max_snap_m))
+
+    def resolve(self, value: str | Path) -> Path:
+        """Resolve a path from the scenario against the scenario's folder."""
+        p = Path(value)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def section(self, key: str) -> dict[str, Any]:
+        """Return a section as a dict (a bare string is taken as its ``path``)."""
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            return {"path": value}
+        return dict(value)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Raises
+    ------
+    ScenarioError
+        When the file is missing, not YAML, misses a required section, has an unknown
+        key (with the closest valid key suggested) or a value of the wrong type.
+
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"Scenario file '{path}' does not exist. Check the path."
+        raise ScenarioError(msg)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        msg = f"Scenario file '{path}' is not valid YAML: {exc}"
+        raise ScenarioError(msg) from exc
+    return scenario_from_dict(data, base_dir=path.parent, path=path)
+
+
+def scenario_from_dict(
+    data: Any, *, base_dir: str | Path = ".", path: Path | None = None
+) -> Scenario:
+    """Validate a scenario given as a dict (paths relative to `base_dir`)."""
+    where = f"scenario '{path}'" if path else "scenario"
+    if not isinstance(data, dict):
+        msg = f"{where} must be a mapping of keys to values, got {type(data).__name__}."
+        raise ScenarioError(msg)
+    _check_keys(data, set(_SCHEMA), where)
+    for key in _REQUIRED:
+        if key not in data:
+            msg = (
+                f"{where} has no '{key}' section; it is required. See scenarios/wuhan-central.yaml."
+            )
+            raise ScenarioError(msg)
+    for key, spec in _SCHEMA.items():
+        if key in data:
+            _check_value(data[key], spec, f"{where}: '{key}'")
+    _check_parameters(data, where)
+    return Scenario(path, data, Path(base_dir))
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            msg = (
+                f"{where}: unknown key '{key}'.{suggest(str(key), sorted(allowed))} "
+                f"Valid keys: {', '.join(sorted(allowed))}."
+            )
+            raise ScenarioError(msg)
+
+
+def _check_value(value: Any, spec: Any, where: str) -> None:
+    if isinstance(spec, set):
+        if isinstance(value, str):
+            return
+        if not isinstance(value, dict):
+            msg = f"{where} must be a path or a mapping with keys {sorted(spec)}."
+            raise ScenarioError(msg)
+        _check_keys(value, spec, where)
+        osm = value.get("osmnx")
+        if osm is not None:
+            if not isinstance(osm, dict):
+                msg = f"{where}: 'osmnx' must be a mapping with one of {sorted(_OSMNX_KEYS)}."
+                raise ScenarioError(msg)
+            _check_keys(osm, _OSMNX_KEYS, f"{where}.osmnx")
+        return
+    if isinstance(spec, type):
+        spec = (spec,)
+    if not isinstance(value, spec) or isinstance(value, bool):
+        names = " or ".join(t.__name__ for t in spec)
+        msg = f"{where} must be {names}, got {value!r}."
+        raise ScenarioError(msg)
+
+
+def _check_parameters(data: dict[str, Any], where: str) -> None:
+    speed = data.get("walk_speed_m_s")
+    if speed is not None and not 0.1 <= float(speed) <= 3.0:
+        msg = f"{where}: walk_speed_m_s = {speed} is not a walking speed; use 0.1–3 m/s."
+        raise ScenarioError(msg)
+    thresholds = data.get("thresholds_min")
+    if thresholds is not None:
+        bad = [t for t in thresholds if not isinstance(t, int | float) or t <= 0]
+        if bad or not thresholds:
+            msg = (
+                f"{where}: thresholds_min must be positive minutes, e.g. [5, 10, 15]; "
+                f"got {thresholds}."
+            )
+            raise ScenarioError(msg)
+    snap = data.get("max_snap_m")
+    if snap is not None and float(snap) <= 0:
+        msg = f"{where}: max_snap_m must be a positive distance in metres, got {snap}."
+        raise ScenarioError(msg)
+    pop = data.get("population")
+    if isinstance(pop, dict) and "elderly" not in pop and "path" not in pop:
+        msg = (
+            f"{where}: 'population' needs 'elderly' (rasters) or 'path' with 'elderly_col' "
+            "(a vector layer)."
+        )
+        raise ScenarioError(msg)
+    net = data.get("network")
+    if isinstance(net, dict) and "path" not in net and "osmnx" not in net:
+        msg = f"{where}: 'network' needs 'path' (a road or OSM file) or 'osmnx' (a download)."
+        raise ScenarioError(msg)
