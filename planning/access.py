@@ -154,8 +154,9 @@ def _augmented(network: Network, sources: Snapped) -> sparse.csr_matrix:
     rows = np.concatenate([base.row, virt, virt])
     cols = np.concatenate([base.col, u, v])
     vals = np.concatenate([base.data, cu, cv])
-    # the shorter of two connectors wins when both ends are one node (a loop edge)
-    return _min_csr(rows, cols, vals, (n + s, n + s))
+    # the shorter of two connectors wins when both ends are one node (a loop edge); a
+    # point exactly on a node keeps its zero-time link (csgraph treats stored zeros as edges)
+    return _min_csr(rows, cols, vals, (n + s, n + s), floor=0.0)
 
 
 def _same_edge_pairs(network: Network, sources: Snapped, targets: Snapped) -> pd.DataFrame:
@@ -320,14 +321,19 @@ def _expand(
 
 
 def _min_csr(
-    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int]
+    rows: np.ndarray,
+    cols: np.ndarray,
+    vals: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    floor: float = MIN_TIME_S,
 ) -> sparse.csr_matrix:
-    """Build a CSR matrix keeping the minimum of duplicate entries."""
+    """Build a CSR matrix keeping the minimum of duplicate entries, values ≥ `floor`."""
     order = np.lexsort((vals, cols, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     first = np.ones(len(rows), dtype=bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    data = np.maximum(vals[first], MIN_TIME_S)
+    data = np.maximum(vals[first], floor)
     return sparse.csr_matrix((data, (rows[first], cols[first])), shape=shape)
 
 

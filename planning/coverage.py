@@ -348,6 +348,8 @@ def unit_table(
         base = units.to_crs(dem.crs).reset_index(drop=True)
     rows = [_unit_row(g, thresholds) for _, g in dem.groupby("unit_id", sort=True)]
     stats = pd.DataFrame(rows).set_index("unit_id") if rows else pd.DataFrame()
+    # values computed here replace same-named columns of the unit layer
+    base = base.drop(columns=[c for c in stats.columns if c in base.columns])
     out = base.merge(stats, left_on="unit_id", right_index=True, how="left")
     empty_cols = [c for c in stats.columns if c.startswith(("population", "elderly"))]
     out[empty_cols] = out[empty_cols].fillna(0.0)

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _X_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _Y_NAMES = ("lat", "latitude", "y", "纬度")
-_SHIFTED = {"gcj02", "bd09", "amap", "tencent", "baidu"}
+_SHIFTED = {k for k, v in coords.SOURCE_ALIASES.items() if v != "wgs84"}
 
 
 def read_layer(
@@ -62,6 +62,11 @@ def read_layer(
     columns : mapping, optional
         Renames applied after reading, ``{name in the file: name the toolkit expects}``.
 
+    Notes
+    -----
+    Rows of CSV and Excel tables are numbered in messages as a spreadsheet shows them
+    (the header is line 1, the first record line 2).
+
     Returns
     -------
     geopandas.GeoDataFrame
@@ -79,8 +84,8 @@ def read_layer(
     if gdf.crs is None:
         if crs is None:
             require_crs(gdf, name)
-        gdf = gdf.set_crs(4326 if shifted else crs)
-    elif crs is not None and not shifted and CRS.from_user_input(crs) != gdf.crs:
+        gdf = gdf.set_crs(4326 if shifted else _crs(crs, name))
+    elif crs is not None and not shifted and _crs(crs, name) != gdf.crs:
         msg = (
             f"{describe(name)} already carries the CRS {gdf.crs.to_string()}, but the scenario "
             f"says {crs}. Remove `crs` for this input (it is only for files without one)."
@@ -89,6 +94,18 @@ def read_layer(
     if shifted:
         gdf = coords.to_wgs84(gdf, source=str(crs))
     return gdf
+
+
+def _crs(crs: Any, name: Any) -> CRS:
+    try:
+        return CRS.from_user_input(crs)
+    except Exception as exc:
+        msg = (
+            f"{describe(name)}: unknown CRS {crs!r}. Use an EPSG code (e.g. EPSG:4326, "
+            f"EPSG:4547) or one of {sorted(coords.SOURCE_ALIASES)} for Chinese web-map "
+            "coordinates."
+        )
+        raise CRSError(msg) from exc
 
 
 def _read_file(
@@ -109,6 +126,8 @@ def _read_file(
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         msg = f"Cannot read {describe(path)}: {exc}."
         raise InputError(msg) from exc
+    # number rows as a spreadsheet shows them: the header is line 1
+    table.index = pd.RangeIndex(2, len(table) + 2)
     return _points_from_table(table, path, crs=crs, x_col=x_col, y_col=y_col)
 
 
@@ -132,11 +151,14 @@ def _points_from_table(
     missing = np.isnan(xs) | np.isnan(ys)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
-        msg = f"{describe(path)}: row {table.index[row]} has no coordinates in '{x}'/'{y}'."
+        msg = (
+            f"{describe(path)}: row {table.index[row]} has no coordinates in '{x}'/'{y}'. "
+            "Fill in the coordinates or remove the row."
+        )
         raise InputError(msg)
     geographic = crs is None or (isinstance(crs, str) and crs.lower() in _SHIFTED)
     if not geographic:
-        geographic = CRS.from_user_input(crs).is_geographic
+        geographic = _crs(crs, path).is_geographic
     if geographic:
         coords.check_lonlat(xs, ys, name=str(path))
     return gpd.GeoDataFrame(
@@ -174,8 +196,8 @@ def read_stations(
     """
     name = path if isinstance(path, str | Path) else id_col
     gdf = read_layer(path, **kwargs)
-    if "kind" not in gdf and default_kind is not None:
-        gdf["kind"] = default_kind
+    if default_kind is not None:
+        gdf["kind"] = gdf["kind"].fillna(default_kind) if "kind" in gdf else default_kind
     require_columns(gdf, [id_col, "kind"], name)
     gdf[id_col] = gdf[id_col].astype(str)
     require_unique(gdf[id_col], id_col, name)

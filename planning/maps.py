@@ -165,7 +165,10 @@ def _add_service_areas(m: Any, areas: gpd.GeoDataFrame, thresholds: tuple[float,
 def _add_gaps(m: Any, gaps: gpd.GeoDataFrame) -> None:
     if gaps.empty:
         return
-    data = _escaped(gaps, ["gap_id", "unit_id", "reason", "elderly", "area_m2"])
+    # one feature per unit and reason keeps the map light; gaps.gpkg has every cluster
+    merged = gaps.dissolve(by=["unit_id", "reason"], as_index=False, aggfunc={"elderly": "sum"})
+    merged["geometry"] = merged.geometry.simplify(10.0)
+    data = _escaped(merged, ["unit_id", "reason", "elderly"])
     layer = folium.FeatureGroup(name="Gaps (older people not covered)")
     folium.GeoJson(
         data.to_json(),
@@ -175,7 +178,7 @@ def _add_gaps(m: Any, gaps: gpd.GeoDataFrame) -> None:
             "weight": 0,
             "fillOpacity": 0.35,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["gap_id", "unit_id", "reason", "elderly"]),
+        tooltip=folium.GeoJsonTooltip(fields=["unit_id", "reason", "elderly"]),
     ).add_to(layer)
     layer.add_to(m)
 

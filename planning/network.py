@@ -12,6 +12,7 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from planning._validate import describe, require_crs, require_not_empty
 log = logging.getLogger(__name__)
 
 Components = Literal["largest", "keep"]
+Noding = Literal["vertices", "endpoints", "crossings"]
 _LINE_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
 _OSM_SUFFIXES = {".osm", ".xml", ".bz2", ".pbf"}
 
@@ -180,7 +182,7 @@ def choose_metric_crs(gdf: gpd.GeoDataFrame) -> CRS:
     lon0, lat0, lon1, lat1 = gdf.to_crs(4326).total_bounds
     lon, lat = (lon0 + lon1) / 2.0, (lat0 + lat1) / 2.0
     if 73.5 <= lon <= 136.5 and 18.0 <= lat <= 54.0:
-        zone = round(lon / 3.0) * 3
+        zone = int(np.clip(np.floor(lon / 3.0 + 0.5), 25, 45)) * 3
         return CRS.from_epsg(4534 + (zone - 75) // 3)
     return CRS.from_user_input(gdf.estimate_utm_crs())
 
@@ -204,13 +206,22 @@ def network_from_lines(
     crs: Any = None,
     walk_speed_m_s: float | None = None,
     node_tolerance_m: float = 0.5,
+    noding: Noding = "vertices",
     components: Components = "largest",
 ) -> Network:
     """Build a walking network from a line layer (road centre lines).
 
-    Lines are noded at their end points: end points closer than `node_tolerance_m`
-    become one node. Lines crossing without a shared end point (bridges, tunnels) stay
-    unconnected, so split your layer at junctions first if it is not noded.
+    Lines become edges between nodes; end points closer than `node_tolerance_m` become
+    one node. How lines are split first is chosen by `noding`:
+
+    - ``"vertices"`` (default): split every line at each vertex it shares with another
+      line (a junction digitised as a common vertex, as in OSM). Lines that cross
+      without a common vertex (bridges, tunnels) stay unconnected.
+    - ``"endpoints"``: lines are joined only at their end points (a layer already split
+      at every junction).
+    - ``"crossings"``: planar noding, every line is split wherever it crosses or touches
+      another. Use it for layers digitised without junction vertices, knowing that it
+      also joins roads at bridges.
 
     Parameters
     ----------
@@ -224,6 +235,8 @@ def network_from_lines(
         Walking speed in metres per second; default ``settings.walk_speed_m_s``.
     node_tolerance_m : float
         End points within this distance in metres are merged into one node.
+    noding : {"vertices", "endpoints", "crossings"}
+        Where lines are split into edges (see above).
     components : {"largest", "keep"}
         Keep only the largest connected component (others are reported in
         ``Network.excluded``) or keep them all (they are reported in
@@ -243,6 +256,7 @@ def network_from_lines(
         walk_speed_m_s=walk_speed_m_s,
         node_tolerance_m=node_tolerance_m,
         components=components,
+        noding=noding,
     )
 
 
@@ -282,6 +296,7 @@ def _network_from_gdf(
     walk_speed_m_s: float | None,
     node_tolerance_m: float,
     components: Components,
+    noding: Noding = "vertices",
 ) -> Network:
     speed = settings.walk_speed_m_s if walk_speed_m_s is None else float(walk_speed_m_s)
     _check_speed(speed)
@@ -303,8 +318,46 @@ def _network_from_gdf(
     if len(geoms) == 0:
         msg = f"Road layer '{source}' has no usable line (all empty or zero length)."
         raise InputError(msg)
+    geoms = gpd.GeoSeries(_split_lines(geoms.values, noding), crs=geoms.crs)
     nodes_xy, u, v = _node_end_points(geoms.values, node_tolerance_m)
     return _assemble(nodes_xy, u, v, geoms, speed, source, excluded, components)
+
+
+def _split_lines(lines: np.ndarray, noding: str) -> np.ndarray:
+    """Split lines into edges at shared vertices or at every crossing."""
+    if noding == "endpoints":
+        return lines
+    if noding == "crossings":
+        noded = shapely.get_parts(shapely.union_all(lines))
+        return np.asarray(noded[shapely.length(noded) > 0])
+    if noding != "vertices":
+        msg = f"noding must be 'vertices', 'endpoints' or 'crossings', got {noding!r}."
+        raise InputError(msg)
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    # vertices are the same point when they agree to the centimetre
+    _, vertex = np.unique(np.round(xy, 2), axis=0, return_inverse=True)
+    vertex = vertex.ravel()
+    pairs = np.unique(np.column_stack([vertex, line]), axis=0)
+    shared = np.bincount(pairs[:, 0], minlength=int(vertex.max()) + 1)[vertex] >= 2
+    first = np.r_[True, line[1:] != line[:-1]]
+    last = np.r_[line[1:] != line[:-1], True]
+    cut = shared & ~first & ~last
+    if not cut.any():
+        return lines
+    out: list[Any] = []
+    starts = np.flatnonzero(first)
+    ends = np.flatnonzero(last)
+    for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        inner = a + np.flatnonzero(cut[a : b + 1])
+        if len(inner) == 0:
+            out.append(lines[k])
+            continue
+        bounds = [a, *inner.tolist(), b]
+        out.extend(
+            shapely.LineString(xy[i : j + 1]) for i, j in pairwise(bounds)
+        )
+    log.info("split %d lines at %d shared vertices", int(np.unique(line[cut]).size), int(cut.sum()))
+    return np.asarray(out, dtype=object)
 
 
 def _row(item: str, reason: str, count: int, length_m: float) -> dict[str, Any]:
@@ -549,6 +602,7 @@ def _network_from_osmnx_graph(
         walk_speed_m_s=walk_speed_m_s,
         node_tolerance_m=0.01,
         components=components,
+        noding="endpoints",
     )
     net.excluded = pd.concat([_excluded_frame(excluded), net.excluded], ignore_index=True)
     return net
@@ -599,6 +653,7 @@ def read_network(
     crs: Any = None,
     walk_speed_m_s: float | None = None,
     components: Components = "largest",
+    noding: Noding = "vertices",
 ) -> Network:
     """Build a network from a path, choosing the reader by file type.
 
@@ -613,7 +668,11 @@ def read_network(
     """
     if isinstance(source, gpd.GeoDataFrame):
         return network_from_lines(
-            source, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components
+            source,
+            crs=crs,
+            walk_speed_m_s=walk_speed_m_s,
+            components=components,
+            noding=noding,
         )
     path = Path(source)
     suffix = path.suffix.lower()
@@ -621,7 +680,12 @@ def read_network(
         return network_from_xml(path, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components)
     if suffix in _LINE_SUFFIXES:
         return network_from_lines(
-            path, layer=layer, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components
+            path,
+            layer=layer,
+            crs=crs,
+            walk_speed_m_s=walk_speed_m_s,
+            components=components,
+            noding=noding,
         )
     msg = (
         f"Unknown road file type {describe(path)}: expected one of "

@@ -149,8 +149,16 @@ def demand_from_rasters(
         report.append(_item("population", "no population raster: population = elderly", 0))
     else:
         pop, pgrid = _read_sum(population, "population")
-        if pop.shape != eld.shape or pgrid["transform"] != grid["transform"]:
-            msg = "The population rasters are not on the grid of the elderly rasters; resample."
+        if (pgrid["shape"], pgrid["transform"], pgrid["crs"]) != (
+            grid["shape"],
+            grid["transform"],
+            grid["crs"],
+        ):
+            msg = (
+                f"Population raster {describe(pgrid['path'])} is not on the grid of the elderly "
+                f"raster {describe(grid['path'])} (shape {pgrid['shape']} vs {grid['shape']}, "
+                "or the transform or CRS differ). Resample one onto the other's grid first."
+            )
             raise InputError(msg)
         report += _raster_report(pgrid, "population")
     nodata = np.isnan(eld) & np.isnan(pop)
@@ -238,16 +246,18 @@ def demand_from_vector(
     require_columns(gdf, [c for c in (elderly_col, population_col) if c], label)
     eld = require_numeric(gdf, elderly_col, label)
     pop = require_numeric(gdf, population_col, label) if population_col else eld.copy()
-    missing = np.isnan(eld) | np.isnan(pop)
-    report = [
-        _item("population features", f"empty '{elderly_col}' or population", int(missing.sum()))
-    ]
+    report = []
+    for col, values in ((elderly_col, eld), (population_col, pop)):
+        empty = np.isnan(values)
+        if col and empty.any():
+            reason = f"empty '{col}' counted as 0 (the rows are kept with their other count)"
+            report.append(_item("population features", reason, int(empty.sum())))
     pts = gpd.GeoDataFrame(
         {"population": np.nan_to_num(pop), "elderly": np.nan_to_num(eld)},
         geometry=gdf.geometry.representative_point().values,
         crs=gdf.crs,
         index=gdf.index,
-    )[~missing]
+    )
     out = _finish(pts, crs=crs, units=units, source=f"vector:{Path(label).name}")
     out.attrs["report"] = report + out.attrs["report"]
     return out
@@ -308,6 +318,8 @@ def demand_from_census(
     require_unique(table["unit_id"], "unit_id", "census table")
     pop = require_numeric(table, population_col, "census table")
     eld = require_numeric(table, elderly_col, "census table")
+    require_columns(units, ["unit_id"], "unit layer")
+    require_unique(units["unit_id"], "unit_id", "unit layer")
     polys = units.to_crs(crs).set_index("unit_id")
     unknown = sorted(set(table["unit_id"]) - set(polys.index))
     if unknown:
@@ -339,7 +351,11 @@ def _census_points(ids: list[Any], polys: gpd.GeoDataFrame, cell: float) -> gpd.
         inside = cand[cand.within(geom)]
         if inside.empty:
             inside = gpd.GeoSeries([geom.representative_point()], crs=polys.crs)
-        frames.append(gpd.GeoDataFrame({"unit_id": uid}, geometry=inside.values, crs=polys.crs))
+        frames.append(
+            gpd.GeoDataFrame(
+                {"unit_id": [uid] * len(inside)}, geometry=inside.values, crs=polys.crs
+            )
+        )
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=polys.crs)
 
 

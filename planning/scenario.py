@@ -190,7 +190,9 @@ def _check_parameters(data: dict[str, Any], where: str) -> None:
         raise ScenarioError(msg)
     thresholds = data.get("thresholds_min")
     if thresholds is not None:
-        bad = [t for t in thresholds if not isinstance(t, int | float) or t <= 0]
+        bad = [
+            t for t in thresholds if isinstance(t, bool) or not isinstance(t, int | float) or t <= 0
+        ]
         if bad or not thresholds:
             msg = (
                 f"{where}: thresholds_min must be positive minutes, e.g. [5, 10, 15]; "
@@ -202,12 +204,20 @@ def _check_parameters(data: dict[str, Any], where: str) -> None:
         msg = f"{where}: max_snap_m must be a positive distance in metres, got {snap}."
         raise ScenarioError(msg)
     pop = data.get("population")
-    if isinstance(pop, dict) and "elderly" not in pop and "path" not in pop:
+    if not isinstance(pop, dict) or (
+        "elderly" not in pop and not {"path", "elderly_col"} <= set(pop)
+    ):
         msg = (
-            f"{where}: 'population' needs 'elderly' (rasters) or 'path' with 'elderly_col' "
-            "(a vector layer)."
+            f"{where}: 'population' needs 'elderly' (a list of rasters) or 'path' with "
+            "'elderly_col' (a vector layer with counts), e.g. "
+            "`population: {elderly: [pop_60.tif], population: [pop_all.tif]}`."
         )
         raise ScenarioError(msg)
+    for key in ("stations", "units"):
+        value = data.get(key)
+        if isinstance(value, dict) and "path" not in value:
+            msg = f"{where}: '{key}' needs a 'path' to the layer (with the other keys beside it)."
+            raise ScenarioError(msg)
     net = data.get("network")
     if isinstance(net, dict) and "path" not in net and "osmnx" not in net:
         msg = f"{where}: 'network' needs 'path' (a road or OSM file) or 'osmnx' (a download)."
