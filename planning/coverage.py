@@ -134,6 +134,8 @@ def compute_coverage(
     stations = stations.reset_index(drop=True)
     snap_d = snap_points(network, demand, max_snap_m=max_snap_m)
     snap_s = snap_points(network, stations, max_snap_m=max_snap_m)
+    _require_some_reachable(network, stations, snap_s, "stations")
+    _require_some_reachable(network, demand, snap_d, "demand points")
     dem = _point_table(network, demand, stations, snap_d, snap_s, thresholds)
     extra = [float(t.threshold_min) for t in targets if getattr(t, "threshold_min", None)]
     cov = coverage_matrix(network, snap_s, snap_d, limit_s=max([*thresholds, *extra]) * 60.0)
@@ -170,6 +172,23 @@ def _check_stations(stations: gpd.GeoDataFrame) -> None:
     if len(stations) == 0:
         msg = "No station given: coverage needs at least one station."
         raise InputError(msg)
+
+
+def _require_some_reachable(
+    network: Network, layer: gpd.GeoDataFrame, snapped: Snapped, name: str
+) -> None:
+    """Raise when no point of a layer is near the network: wrong CRS, swapped or shifted."""
+    if snapped.ok.any():
+        return
+    lon_lat = layer.to_crs(4326).total_bounds.round(4).tolist()
+    net = network.edges.to_crs(4326).total_bounds.round(4).tolist()
+    msg = (
+        f"None of the {len(layer)} {name} lies within max_snap_m of the road network: their "
+        f"extent (lon/lat) is {lon_lat}, the network's is {net}. Are the coordinates in "
+        "another CRS (e.g. GCJ-02 from Amap: set `crs: gcj02`), lat/lon swapped, or for "
+        "another area?"
+    )
+    raise InputError(msg)
 
 
 def _subset(snapped: Snapped, mask: np.ndarray) -> Snapped:

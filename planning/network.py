@@ -506,10 +506,13 @@ def network_from_xml(
     if not path.exists():
         msg = f"OSM file {describe(path)} does not exist. Check the path."
         raise InputError(msg)
-    xml_path = _pbf_to_xml(path) if path.suffix.lower() == ".pbf" else path
     try:
-        with _osmnx_filter(network_type):
-            g = ox.graph_from_xml(xml_path, simplify=False, retain_all=True)
+        with tempfile.TemporaryDirectory(prefix="planning-osm-") as tmp:
+            xml_path = _pbf_to_xml(path, Path(tmp)) if path.suffix.lower() == ".pbf" else path
+            with _osmnx_filter(network_type):
+                g = ox.graph_from_xml(xml_path, simplify=False, retain_all=True)
+    except InputError:
+        raise
     except Exception as exc:
         msg = f"Cannot read OSM file {describe(path)}: {exc}. Is it an OSM XML/PBF export?"
         raise InputError(msg) from exc
@@ -553,7 +556,7 @@ _NOT_WALKABLE = re.compile(
 )
 
 
-def _pbf_to_xml(path: Path) -> Path:
+def _pbf_to_xml(path: Path, folder: Path) -> Path:
     try:
         import osmium
     except ImportError as exc:
@@ -562,7 +565,7 @@ def _pbf_to_xml(path: Path) -> Path:
             "or convert it to .osm XML with osmium-tool first."
         )
         raise InputError(msg) from exc
-    out = Path(tempfile.mkdtemp(prefix="planning-osm-")) / (path.stem + ".osm")
+    out = folder / (path.stem + ".osm")
     with osmium.SimpleWriter(str(out)) as writer:
         for obj in osmium.FileProcessor(str(path)):
             writer.add(obj)

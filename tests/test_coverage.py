@@ -257,3 +257,10 @@ def test_bad_thresholds(line_net, demand, stations):
 def test_missing_kind_column(line_net, demand, stations):
     with pytest.raises(ValueError, match="'kind' column"):
         compute_coverage(line_net, demand, stations.drop(columns="kind"))
+
+
+def test_stations_far_from_the_network_name_the_extents(line_net, demand, stations):
+    far = stations.copy()
+    far["geometry"] = [Point(50_000, 50_000), Point(60_000, 60_000)]
+    with pytest.raises(ValueError, match=r"None of the 2 stations lies within max_snap_m.*GCJ-02"):
+        compute_coverage(line_net, demand, far)

@@ -574,3 +574,19 @@ def test_wuhan_roads_build_one_component():
     n_comp, _ = csgraph.connected_components(net.csr(), directed=False)
     assert n_comp == 1
     assert net.excluded.empty
+
+
+def test_pbf_reads_like_the_xml_it_was_converted_from(tmp_path):
+    osmium = pytest.importorskip("osmium")
+    xml = Path(__file__).resolve().parent / "data" / "guixi_jiangxi.osm"
+    pbf = tmp_path / "guixi.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    from_xml = read_network(xml)
+    from_pbf = read_network(pbf)
+    assert from_pbf.crs == from_xml.crs
+    assert from_pbf.edges["length_m"].sum() == pytest.approx(
+        from_xml.edges["length_m"].sum(), abs=1e-6
+    )
+    assert from_pbf.n_nodes == from_xml.n_nodes
