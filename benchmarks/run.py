@@ -72,17 +72,33 @@ def _random_sites(net: network.Network, n: int, seed: int) -> object:
     return gpd.GeoDataFrame({"site_id": np.arange(n)}, geometry=pts, crs=net.crs)
 
 
-def _networkx_peer(net: network.Network, sites: object, limit_s: float, n: int) -> float:
-    """Seconds per site for networkx bounded Dijkstra from each site's nearest node."""
+def _networkx_peer(
+    net: network.Network, sites: object, demand: object, limit_s: float, n: int
+) -> float:
+    """Seconds per site for the usual hand-written osmnx/networkx script.
+
+    Demand points go to their nearest node (KD-tree); each site runs a bounded Dijkstra
+    from its nearest node and collects the demand points of the nodes reached. This does
+    less than the engine (no edge interiors, no connectors), so the ratio is conservative.
+    """
+    from scipy.spatial import cKDTree
+
     g = nx.Graph()
     for u, v, t in zip(net.edges["u"], net.edges["v"], net.edges["travel_time_s"], strict=True):
         if not g.has_edge(u, v) or g[u][v]["t"] > t:
             g.add_edge(int(u), int(v), t=float(t))
-    snapped = access.snap_points(net, sites)  # type: ignore[arg-type]
-    nodes = net.edges["u"].to_numpy()[snapped.edge[:n]]
+    tree = cKDTree(net.nodes[["x", "y"]].to_numpy())
+    dxy = np.column_stack([demand.geometry.x, demand.geometry.y])  # type: ignore[attr-defined]
+    _, dnode = tree.query(dxy)
+    by_node: dict[int, list[int]] = {}
+    for i, node in enumerate(dnode.tolist()):
+        by_node.setdefault(node, []).append(i)
+    sxy = np.column_stack([sites.geometry.x, sites.geometry.y])  # type: ignore[attr-defined]
+    _, snode = tree.query(sxy[:n])
     start = time.perf_counter()
-    for node in nodes:
-        nx.single_source_dijkstra_path_length(g, int(node), cutoff=limit_s, weight="t")
+    for node in snode.tolist():
+        reached = nx.single_source_dijkstra_path_length(g, node, cutoff=limit_s, weight="t")
+        [i for r in reached for i in by_node.get(r, ())]
     return (time.perf_counter() - start) / n
 
 
@@ -95,7 +111,8 @@ def bench_municipal(n_sites: int = 5000, peer_sites: int = 200) -> dict[str, obj
     settings.progress = False
     out: dict[str, object] = {}
     start = time.perf_counter()
-    net = network.network_from_lines(roads, node_intersections=True, components="keep")
+    # the municipal lines are not split at junctions: planar noding joins them
+    net = network.network_from_lines(roads, noding="crossings", components="keep")
     out["network_s"] = round(time.perf_counter() - start, 2)
     out["network"] = {k: v for k, v in net.summary().items() if k != "excluded"}
     start = time.perf_counter()
@@ -115,10 +132,10 @@ def bench_municipal(n_sites: int = 5000, peer_sites: int = 200) -> dict[str, obj
     nbytes = mat.data.nbytes + mat.indices.nbytes + mat.indptr.nbytes
     out["coverage_mb"] = round(nbytes / 2**20, 1)
     out["dense_equivalent_mb"] = round(n_sites * len(demand) * 8 / 2**20, 1)
-    per_site = _networkx_peer(net, sites, 900.0, peer_sites)
-    out["networkx_nodes_only_s_per_site"] = round(per_site, 5)
-    out["networkx_nodes_only_s_extrapolated"] = round(per_site * n_sites, 2)
-    out["speedup_vs_networkx_nodes_only"] = round(per_site * n_sites / reach_s, 1)
+    per_site = _networkx_peer(net, sites, demand, 900.0, peer_sites)
+    out["networkx_script_s_per_site"] = round(per_site, 5)
+    out["networkx_script_s_extrapolated"] = round(per_site * n_sites, 2)
+    out["speedup_vs_networkx_script"] = round(per_site * n_sites / reach_s, 1)
     out["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     return out
 

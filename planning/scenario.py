@@ -34,7 +34,7 @@ _SCHEMA: dict[str, Any] = {
     "description": (str, dict),
     "year": int,
     "language": str,
-    "network": {"path", "layer", "crs", "components", "osmnx"},
+    "network": {"path", "layer", "crs", "components", "osmnx", "noding"},
     "population": {
         "elderly",
         "population",
@@ -54,6 +54,7 @@ _SCHEMA: dict[str, Any] = {
     "service_area_buffer_m": (int, float),
     "rules": (str, dict),
     "map": {"tiles", "tiles_key", "tiles_url", "attribution"},
+    "previous": str,
 }
 _REQUIRED = ("network", "population", "stations")
 _OSMNX_KEYS = {"place", "polygon", "bbox"}
