@@ -24,8 +24,9 @@ yet checked (reports must flag R values, see :meth:`RuleSet.unverified`).
 
 Top-level keys: ``name``, ``title`` {zh, en}, ``description`` {zh, en}, ``sources``
 (list of {id, citation, year, url}), ``walk`` {speed_m_s, source_id, confidence, clause,
-note}, ``thresholds_min``, ``life_circles``, ``targets``, ``compliance`` (reserved for the
-checks of new residential developments: accepted and kept as a raw mapping) and
+note}, ``thresholds_min``, ``life_circles``, ``targets``, ``compliance`` (the checks of
+new residential developments, validated here and kept as a plain mapping; its schema is
+documented in :mod:`planning.compliance`, the sections are :data:`COMPLIANCE_SECTIONS`) and
 ``extends``. A rule set that ``extends`` another inherits its values; each key it gives
 replaces the parent's, except ``sources`` and ``targets`` (merged by ``id``: a same-id
 entry replaces the parent's whole, new ones are appended) and ``compliance`` (merged
@@ -104,6 +105,27 @@ _TARGET_KEYS = (
 _LIST_ID = {"sources": "id", "life_circles": "minutes", "targets": "id"}
 _ITEM_KEYS = {"sources": _SOURCE_KEYS, "life_circles": _CIRCLE_KEYS, "targets": _TARGET_KEYS}
 _MAPPING_KEYS = {"title": _TEXT_KEYS, "description": _TEXT_KEYS, "walk": _WALK_KEYS}
+
+#: Sections of ``compliance`` and the value keys each takes (see planning.compliance);
+#: every section also takes ``source_id``, ``clause``, ``confidence`` and ``note``.
+COMPLIANCE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "area_m2_per_100hh": ("new", "existing"),
+    "min_area_m2": ("site", "facility"),
+    "land_m2_per_resident": ("min", "persons_per_household"),
+    "dates": ("rule", "tolerance_days", "milestones", "first_phase"),
+    "location": ("tolerance_m",),
+    "reach": ("threshold_min", "max_dist_m", "inclusive", "to", "kinds", "max_snap_m"),
+    "acceptance_withheld": ("criteria",),
+}
+#: The four milestones of 四同步 (GLOSSARY.md), in their order.
+MILESTONES: tuple[str, ...] = ("planning", "construction", "acceptance", "delivery")
+#: How facility dates compare with housing dates (``compliance.dates.rule``).
+DATE_RULES: tuple[str, ...] = ("not_later_than", "same_phase")
+#: What residents may walk to for ``compliance.reach.to``.
+REACH_TO: tuple[str, ...] = ("own", "stations")
+#: The criteria a development is judged on (columns of the compliance table).
+CRITERIA: tuple[str, ...] = ("area", "site", "land", "timing", "location", "reach")
+_PROVENANCE_KEYS = ("source_id", "clause", "confidence", "note")
 
 
 # --------------------------------------------------------------------------- data classes
@@ -243,7 +265,8 @@ class RuleSet:
         Returns
         -------
         list of Unverified
-            One entry per walk speed, life-circle value or target with confidence R,
+            One entry per walk speed, life-circle value, target or compliance section
+            with confidence R (a compliance section without a confidence counts as R),
             with its path (as in :attr:`overridden`), value, source id and clause.
 
         """
@@ -261,6 +284,13 @@ class RuleSet:
             if target.confidence == "R":
                 path = f"targets[{target.id}].min"
                 flags.append(Unverified(path, target.min, target.source_id, target.clause))
+        for name, section in self.compliance.items():
+            if isinstance(section, Mapping) and section.get("confidence", "R") == "R":
+                values = {k: v for k, v in section.items() if k in COMPLIANCE_SECTIONS[name]}
+                source = str(section.get("source_id") or "(no source given)")
+                flags.append(
+                    Unverified(f"compliance.{name}", values, source, section.get("clause"))
+                )
         return flags
 
     def to_dict(self) -> dict[str, Any]:
@@ -564,6 +594,79 @@ def _thresholds(ctx: _Ctx, value: Any, path: str) -> tuple[float, ...]:
     return items
 
 
+def _bool(ctx: _Ctx, value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        ctx.fail(path, f"must be true or false, got {value!r}")
+    return value
+
+
+def _subset(ctx: _Ctx, value: Any, path: str, choices: tuple[str, ...]) -> None:
+    items = _list(ctx, [value] if isinstance(value, str) else value, path)
+    if not items or len(set(map(str, items))) != len(items):
+        ctx.fail(path, f"must be a non-empty list without repeats of {list(choices)}")
+    for item in items:
+        _choice(ctx, item, path, choices)
+
+
+def _compliance_section(ctx: _Ctx, name: str, data: dict[str, Any], path: str) -> None:
+    """Check the values of one compliance section (see planning.compliance)."""
+    keys = COMPLIANCE_SECTIONS[name]
+    given = [k for k in keys if data.get(k) is not None]
+    if name in ("area_m2_per_100hh", "min_area_m2") and not given:
+        ctx.fail(path, f"gives no value: add one of {', '.join(keys)}")
+    for key in ("new", "existing", "site", "facility", "tolerance_m"):
+        if data.get(key) is not None:
+            _num(ctx, data[key], f"{path}.{key}")
+    for key in ("min", "persons_per_household", "threshold_min", "max_dist_m", "max_snap_m"):
+        if data.get(key) is not None:
+            _num(ctx, data[key], f"{path}.{key}", positive=True)
+    for key in ("inclusive", "first_phase"):
+        if data.get(key) is not None:
+            _bool(ctx, data[key], f"{path}.{key}")
+    if name == "land_m2_per_resident":
+        _req(ctx, data, "min", path)
+    elif name == "location":
+        _req(ctx, data, "tolerance_m", path)
+    elif name == "dates":
+        if data.get("rule") is not None:
+            _choice(ctx, data["rule"], f"{path}.rule", DATE_RULES)
+        if data.get("tolerance_days") is not None:
+            days = _int(ctx, data["tolerance_days"], f"{path}.tolerance_days")
+            if days < 0:
+                ctx.fail(f"{path}.tolerance_days", f"must be zero or more, got {days}")
+        if data.get("milestones") is not None:
+            _subset(ctx, data["milestones"], f"{path}.milestones", MILESTONES)
+    elif name == "reach":
+        if ("threshold_min" in given) == ("max_dist_m" in given):
+            ctx.fail(
+                path,
+                "needs exactly one of `threshold_min` (minutes) and `max_dist_m` (metres)",
+                "A radius in metres is measured as walking distance on the network.",
+            )
+        if data.get("to") is not None:
+            _subset(ctx, data["to"], f"{path}.to", REACH_TO)
+        _kinds(ctx, data.get("kinds"), f"{path}.kinds")
+    elif name == "acceptance_withheld" and data.get("criteria") is not None:
+        _subset(ctx, data["criteria"], f"{path}.criteria", CRITERIA)
+    for key in ("source_id", "clause", "note"):
+        _opt_str(ctx, data.get(key), f"{path}.{key}")
+    if data.get("confidence") is not None:
+        _letter(ctx, data["confidence"], f"{path}.confidence")
+
+
+def _compliance(ctx: _Ctx, value: Any, path: str) -> dict[str, Any]:
+    """Validate the ``compliance`` mapping and return a copy (null switches a section off)."""
+    data = _mapping(ctx, value, path)
+    _check_keys(ctx, data, tuple(COMPLIANCE_SECTIONS), path)
+    for name, section in data.items():
+        if section is not None:
+            at = f"{path}.{name}"
+            fields = _mapping(ctx, section, at)
+            _check_keys(ctx, fields, (*COMPLIANCE_SECTIONS[name], *_PROVENANCE_KEYS), at)
+            _compliance_section(ctx, name, fields, at)
+    return copy.deepcopy(data)
+
+
 def _parse_parts(ctx: _Ctx, raw: Any) -> dict[str, Any]:
     """Parse every top-level section present in ``raw`` (no cross-references)."""
     data = _mapping(ctx, raw, "")
@@ -575,7 +678,7 @@ def _parse_parts(ctx: _Ctx, raw: Any) -> dict[str, Any]:
         "description": _text,
         "walk": _walk,
         "thresholds_min": _thresholds,
-        "compliance": lambda c, v, p: copy.deepcopy(_mapping(c, v, p)),
+        "compliance": _compliance,
         "sources": lambda c, v, p: {s.id: s for s in _items(c, v, p)},
         "life_circles": lambda c, v, p: tuple(_items(c, v, p)),
         "targets": lambda c, v, p: tuple(_items(c, v, p)),
@@ -593,6 +696,11 @@ def _build(ctx: _Ctx, raw: Any, *, origin: str | None, overridden: tuple[str, ..
     refs: list[tuple[str, str]] = [("walk.source_id", rules.walk.source_id)]
     refs += [(f"life_circles[{c.minutes}].source_id", c.source_id) for c in rules.life_circles]
     refs += [(f"targets[{t.id}].source_id", t.source_id) for t in rules.targets]
+    refs += [
+        (f"compliance.{name}.source_id", section["source_id"])
+        for name, section in rules.compliance.items()
+        if isinstance(section, Mapping) and section.get("source_id") is not None
+    ]
     for path, source_id in refs:
         if source_id not in rules.sources:
             ctx.fail(

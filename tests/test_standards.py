@@ -21,12 +21,17 @@ from planning.standards import (
 )
 
 PACKAGED = [
+    "anhui-2022",
     "anshan-2021",
     "china-baseline",
     "gb50180-2018",
     "gb50180-standard-speed",
+    "guangdong-city",
     "guangdong-prefecture",
+    "guizhou-2022",
+    "jiangsu-2022-draft",
     "meishan-2019",
+    "national-2013",
     "shanxi-2023",
 ]
 STANDARDS_DIR = Path(__file__).resolve().parents[1] / "planning" / "standards"
@@ -333,7 +338,7 @@ def test_extends_a_relative_path(tmp_path: Path) -> None:
     assert len(rules.targets) == 4
 
 
-def test_compliance_is_reserved_and_kept_raw(tmp_path: Path) -> None:
+def test_compliance_section_is_kept_as_plain_data(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
