@@ -13,3 +13,7 @@ class CRSError(InputError):
 
 class ScenarioError(InputError):
     """A scenario file is malformed, has unknown keys or invalid values."""
+
+
+class InfeasibleError(InputError):
+    """A siting request cannot be met; the message gives the numbers that prevent it."""
