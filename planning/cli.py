@@ -1,4 +1,4 @@
-"""Command line: ``planning run SCENARIO``, ``planning demo``.
+"""Command line: ``planning run|report|site SCENARIO``, ``planning check-developments``, ``demo``.
 
 Exit status: 0 on success, 2 for unusable input (the message names the file, row or key
 and the fix), 1 for any other failure.
@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from planning import __version__, settings
 from planning._errors import InputError
@@ -31,6 +32,33 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a scenario file and write its report folder")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument("--out", type=Path, help="output folder (default reports/<name>)")
+    report = sub.add_parser(
+        "report",
+        help="annual report: run a scenario and compare it with last year's run folder",
+        description=(
+            "Run a scenario (e.g. with `year: 2026`) and compare it with last year's run "
+            "folder: coverage per unit, stations added and closed, targets met this year and "
+            "last. Writes the run folder with annual.html, a one-page printable summary."
+        ),
+    )
+    report.add_argument("scenario", type=Path, help="this year's scenario YAML file")
+    report.add_argument(
+        "--previous",
+        type=Path,
+        help="last year's run folder (default: `previous:` in the scenario)",
+    )
+    report.add_argument("--out", type=Path, help="output folder (default reports/<name>)")
+    site = sub.add_parser(
+        "site",
+        help="run a scenario with its `siting:` section and write the proposed sites",
+    )
+    site.add_argument("scenario", type=Path, help="scenario YAML file with a `siting:` section")
+    site.add_argument("--out", type=Path, help="output folder (default reports/<name>)")
+    sub.add_parser(
+        "check-developments",
+        help="四同步 compliance of new residential developments (see its --help)",
+        add_help=False,
+    )
     demo = sub.add_parser("demo", help="run the embedded central-Wuhan scenario")
     demo.add_argument(
         "--out",
@@ -43,14 +71,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    positional = [a for a in argv if not a.startswith("-")]
+    if positional[:1] == ["check-developments"]:
+        from planning import compliance
+
+        rest = argv[argv.index("check-developments") + 1 :]
+        return compliance.main(rest)
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
     settings.progress = not args.quiet
+    from planning._i18n import strings
+    from planning.scenario import load_scenario
     from planning.workflow import run_scenario
 
+    previous = None
     try:
         if args.command == "demo":
             if not DEMO_SCENARIO.exists():
@@ -64,7 +102,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             scenario = args.scenario
             out = args.out or Path("reports") / scenario.stem
-        result = run_scenario(scenario, out_dir=out)
+        if args.command == "site" and not load_scenario(scenario).data.get("siting"):
+            print(
+                f"error: {scenario} has no `siting:` section; add one (model, p, "
+                "threshold_min, candidates), see scenarios/wuhan-central.yaml.",
+                file=sys.stderr,
+            )
+            return 2
+        if args.command == "report":
+            previous = args.previous
+            if previous is None and not load_scenario(scenario).data.get("previous"):
+                print(
+                    "error: `planning report` compares with last year's run folder: give it "
+                    "with --previous RUN_DIR or as `previous: RUN_DIR` in the scenario.",
+                    file=sys.stderr,
+                )
+                return 2
+        result = run_scenario(scenario, out_dir=out, previous=previous)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -74,6 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         for t in result.coverage.thresholds_min
     )
     print(f"{result.scenario.name}: {totals['elderly']:,.0f} older people; covered {shares}")
+    comp = result.comparison
+    if comp is not None:
+        print(
+            f"compared with {comp.previous.path} ({comp.previous_year}): "
+            f"{len(comp.stations_added)} stations added, {len(comp.stations_closed)} closed"
+        )
+        english = strings("en")
+        for note in comp.notes:
+            print(f"note: {english[note.key].format(**note.params)}")
+        print(f"annual report: {Path(out) / 'annual.html'}")
+    if result.siting is not None:
+        res: Any = result.siting
+        print(
+            f"siting ({res.model}, {res.status}, gap {res.gap:.2%}): "
+            f"{len(res.selected_ids)} new sites, covered share {res.covered_share:.1%}"
+        )
     print(f"report: {Path(out) / 'index.html'}")
     return 0
 

@@ -147,7 +147,8 @@ def compute_coverage(
     areas = _service_area_table(network, stations, snap_s, cov, dem, thresholds, buffer_m)
     unit_tab = unit_table(dem, stations, units, thresholds)
     excluded = _excluded(demand, stations, dem, snap_s)
-    gaps = gap_clusters(dem, thresholds[-1], cell_size_m=demand.attrs.get("cell_size_m", 100.0))
+    cell = demand.attrs.get("cell_shape_m", demand.attrs.get("cell_size_m", 100.0))
+    gaps = gap_clusters(dem, thresholds[-1], cell_size_m=cell)
     totals = _totals(dem, thresholds)
     tgt = evaluate_targets(targets, dem, stations, unit_tab, cov)
     return CoverageResult(
@@ -438,12 +439,16 @@ def _add_station_counts(out: gpd.GeoDataFrame, stations: gpd.GeoDataFrame) -> gp
 
 
 def gap_clusters(
-    dem: gpd.GeoDataFrame, t_min: float, *, cell_size_m: float = 100.0
+    dem: gpd.GeoDataFrame,
+    t_min: float,
+    *,
+    cell_size_m: float | tuple[float, float] = 100.0,
 ) -> gpd.GeoDataFrame:
     """Group uncovered demand cells into connected gap polygons per unit.
 
     Each uncovered point (beyond `t_min`, or unreachable) is drawn as a square cell of
-    `cell_size_m`; touching cells of one unit and one reason form one gap.
+    `cell_size_m` (or a rectangle of (width, height) metres, as raster cells in degrees
+    become once projected); touching cells of one unit and one reason form one gap.
 
     Returns
     -------
@@ -461,9 +466,11 @@ def gap_clusters(
         gap["snap_status"] == "ok", f"beyond {_fmt(t_min)} min", "far from every road"
     )
     gap["unit_id"] = gap["unit_id"].fillna("(outside units)")
-    half = cell_size_m / 2.0 + 0.01
+    dx, dy = cell_size_m if isinstance(cell_size_m, tuple) else (cell_size_m, cell_size_m)
+    # half a cell plus a centimetre, so that neighbouring cells touch and merge
+    hx, hy = dx / 2.0 + 0.01, dy / 2.0 + 0.01
     x, y = gap.geometry.x.to_numpy(), gap.geometry.y.to_numpy()
-    gap = gap.set_geometry(shapely.box(x - half, y - half, x + half, y + half), crs=dem.crs)
+    gap = gap.set_geometry(shapely.box(x - hx, y - hy, x + hx, y + hy), crs=dem.crs)
     merged = gap.dissolve(by=["unit_id", "reason"], as_index=False)[
         ["unit_id", "reason", "geometry"]
     ]

@@ -139,7 +139,8 @@ def demand_from_rasters(
     Returns
     -------
     geopandas.GeoDataFrame
-        Demand points with ``cell_size_m`` in ``attrs``.
+        Demand points with ``cell_size_m`` (√(width·height)) and ``cell_shape_m``
+        (width, height) in ``attrs``.
 
     """
     eld, grid = _read_sum(elderly, "elderly")
@@ -176,20 +177,23 @@ def demand_from_rasters(
     names = [Path(p).name for p in _as_list(elderly)]
     label = names[0] if len(names) == 1 else f"{names[0]} + {len(names) - 1} more"
     out = _finish(pts, crs=crs, units=units, source=f"raster:{label}")
-    out.attrs["cell_size_m"] = _cell_size_m(grid, out)
+    dx, dy = _cell_shape_m(grid, out)
+    out.attrs["cell_size_m"] = float(np.sqrt(dx * dy))
+    out.attrs["cell_shape_m"] = (dx, dy)
     out.attrs["report"] = report + out.attrs["report"]
     return out
 
 
-def _cell_size_m(grid: dict[str, Any], pts: gpd.GeoDataFrame) -> float:
+def _cell_shape_m(grid: dict[str, Any], pts: gpd.GeoDataFrame) -> tuple[float, float]:
+    """Return the cell width and height in metres (at the points' mean latitude)."""
     t = grid["transform"]
     crs = CRS.from_user_input(grid["crs"])
     if crs.is_projected:
-        return float(abs(t.a))
+        return float(abs(t.a)), float(abs(t.e))
     lat = float(pts.to_crs(4326).geometry.y.mean()) if len(pts) else 0.0
     dx = abs(t.a) * 111_320.0 * np.cos(np.radians(lat))
     dy = abs(t.e) * 110_574.0
-    return float(np.sqrt(dx * dy))
+    return float(dx), float(dy)
 
 
 def _raster_report(grid: dict[str, Any], what: str) -> list[dict[str, Any]]:

@@ -1,9 +1,14 @@
 """Run a scenario end to end: load inputs, compute coverage, write the run folder.
 
-The run folder holds ``coverage_units.csv``, ``coverage_stations.csv``,
-``demand.gpkg``, ``service_areas.gpkg``, ``gaps.gpkg``, ``map.html``, ``index.html`` and
-``run.json`` (inputs with checksums, parameters, rule set, versions, timings and every
-excluded input with its reason).
+The run folder holds ``index.html`` (the district at a glance), ``units/<unit>.html``
+(one gap report per unit), ``map.html`` and ``assets/`` (Leaflet, shared by every map
+page), ``coverage.xlsx``, ``results.gpkg`` (every layer), ``charts/*.png``, the tables
+``coverage_units.csv``, ``coverage_stations.csv``, ``targets.csv``, ``excluded.csv``
+(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present), the layers
+``demand.gpkg``, ``service_areas.gpkg``, ``gaps.gpkg``, and ``run.json`` (format
+version, inputs with checksums, parameters, rule set, targets, versions, timings and
+every excluded input with its reason). With a previous run folder, ``annual.html``
+compares this year with last year.
 """
 
 from __future__ import annotations
@@ -18,14 +23,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planning import io, network, population, settings, standards
+from planning import (
+    _i18n,
+    _scenario_steps,
+    annual,
+    io,
+    network,
+    population,
+    settings,
+    standards,
+)
 from planning._errors import InputError
+from planning.annual import RUN_FORMAT_VERSION, Comparison
 from planning.coverage import CoverageResult, compute_coverage
 from planning.scenario import Scenario, load_scenario
 
@@ -46,12 +61,53 @@ _VERSIONS = (
     "folium",
     "folium-offline",
     "jinja2",
+    "matplotlib",
+    "openpyxl",
 )
+#: Files and folders a run writes that may be absent from a later run into the same folder.
+_OPTIONAL_OUTPUTS = (
+    "annual.html",
+    "annual_units.csv",
+    "annual_targets.csv",
+    "annual_stations.csv",
+    "siting.csv",
+    "siting_curve.csv",
+    "siting.gpkg",
+    "compliance.csv",
+)
+
+
+class SitingTables(Protocol):
+    """What the reports read from a siting result (:class:`planning.siting.SitingResult`).
+
+    ``siting``: the new sites with ``rank``, ``site_id``, ``kind``, ``lon``, ``lat``,
+    ``unit_id``, ``{weight}_newly_covered``, ``cumulative_share`` and a geometry.
+    """
+
+    @property
+    def siting(self) -> gpd.GeoDataFrame | None: ...  # noqa: D102
+
+
+class ComplianceTables(Protocol):
+    """What the reports read from a compliance result (``ComplianceResult``).
+
+    ``geo``: one row per development with ``dev_id``, ``name``, ``verdict`` (PASS, FAIL
+    or UNKNOWN), ``reasons_zh``/``reasons_en`` (or ``reasons``) and a geometry.
+    """
+
+    @property
+    def geo(self) -> gpd.GeoDataFrame: ...  # noqa: D102
 
 
 @dataclass
 class RunResult:
-    """What a scenario run produced, in memory and on disk."""
+    """What a scenario run produced, in memory and on disk.
+
+    ``siting`` (with ``siting_curve``, the table of :func:`planning.siting.coverage_curve`)
+    and ``compliance`` are filled by the siting and compliance steps when they run; the
+    reports and maps show them when present. ``comparison`` holds the annual comparison
+    with a previous run folder.
+    """
 
     scenario: Scenario
     rules: standards.RuleSet
@@ -61,9 +117,51 @@ class RunResult:
     out_dir: Path | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    siting: SitingTables | None = None
+    siting_curve: pd.DataFrame | None = None
+    compliance: ComplianceTables | None = None
+    comparison: Comparison | None = None
 
     def _repr_html_(self) -> str:
-        return self.coverage._repr_html_()
+        return _run_summary_html(self)
+
+
+def _run_summary_html(result: RunResult) -> str:
+    """Return an HTML summary table of a run for Jupyter (every value escaped)."""
+    import html
+
+    cov = result.coverage
+    rows: list[tuple[str, str]] = [
+        ("scenario", result.scenario.name),
+        ("year", str(result.scenario.data.get("year", "–"))),
+        ("rule set", f"{result.rules.name} ({result.rules.title.en})"),
+        ("walking speed", f"{cov.walk_speed_m_s:g} m/s"),
+        ("older people", f"{cov.totals.get('elderly', 0):,.0f}"),
+    ]
+    rows += [
+        (f"covered within {t:g} min", f"{cov.totals.get(f'coverage_share_{t:g}min', 0):.1%}")
+        for t in cov.thresholds_min
+    ]
+    rows += [
+        ("far from every road", f"{cov.totals.get('elderly_unreachable', 0):,.0f}"),
+        ("stations / units / gaps", f"{len(cov.stations)} / {len(cov.units)} / {len(cov.gaps)}"),
+    ]
+    for _, r in cov.targets.iterrows():
+        met = "not evaluated" if r["met"] is None else ("met" if r["met"] else "missed")
+        rows.append((f"target {r['target_id']} ({r['confidence']})", met))
+    rows.append(("siting", "present" if result.siting is not None else "–"))
+    rows.append(("compliance", "present" if result.compliance is not None else "–"))
+    if result.comparison is not None:
+        comp = result.comparison
+        rows.append(("compared with", f"{comp.previous.path} ({comp.previous_year})"))
+    if result.out_dir is not None:
+        rows.append(("run folder", str(result.out_dir / "index.html")))
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table><caption><b>Run</b></caption>{body}</table>" + cov._repr_html_()
 
 
 class _Timer:
@@ -79,7 +177,10 @@ class _Timer:
 
 
 def run_scenario(
-    scenario: Scenario | str | Path, *, out_dir: str | Path | None = None
+    scenario: Scenario | str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    previous: str | Path | None = None,
 ) -> RunResult:
     """Run a scenario and, when `out_dir` is given, write its run folder.
 
@@ -89,13 +190,24 @@ def run_scenario(
         A loaded scenario or the path of a YAML scenario file.
     out_dir : str or Path, optional
         Folder to write; created if needed.
+    previous : str or Path, optional
+        Last year's run folder to compare with (the annual report); default the
+        scenario's ``previous:`` (relative to the scenario file), else none.
 
     Returns
     -------
     RunResult
 
+    Raises
+    ------
+    InputError
+        For unusable inputs, an unknown report language or basemap, or a previous run
+        folder that cannot be compared (another format version or study area).
+
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    check_report_options(sc)
+    prev = _read_previous(sc, previous)
     timer = _Timer()
     rule_spec = sc.data.get("rules", "china-baseline")
     if isinstance(rule_spec, dict):
@@ -127,9 +239,42 @@ def run_scenario(
             buffer_m=sc.data.get("service_area_buffer_m"),
         )
     result = RunResult(sc, rules, net, cov, units, None, timer.timings, inputs)
+    if sc.section("siting"):
+        with timer.step("siting"):
+            result.siting, result.siting_curve = _scenario_steps.run_siting(
+                sc, net, demand, stations, units, cov.thresholds_min, inputs
+            )
+    if sc.section("developments"):
+        with timer.step("compliance"):
+            result.compliance = _scenario_steps.run_compliance(sc, net, stations, rules, inputs)
+    if prev is not None:
+        with timer.step("compare"):
+            result.comparison = annual.compare_runs(result, prev)
     if out_dir is not None:
         write_run(result, Path(out_dir), timer)
     return result
+
+
+def check_report_options(sc: Scenario) -> None:
+    """Check the report language and basemap of a scenario before any work is done.
+
+    Raises
+    ------
+    InputError
+        When no report template exists for ``language`` or ``map:`` is unusable.
+
+    """
+    from planning import maps
+
+    _i18n.lang_code(str(sc.data.get("language", "zh")))
+    maps.scenario_tiles(sc)
+
+
+def _read_previous(sc: Scenario, previous: str | Path | None) -> annual.PreviousRun | None:
+    if previous is not None:
+        return annual.read_run(Path(previous))
+    spec = sc.data.get("previous")
+    return annual.read_run(sc.resolve(spec)) if spec else None
 
 
 def _rules_name(sc: Scenario, spec: dict[str, Any]) -> str | Path:
@@ -169,7 +314,12 @@ def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> n
         )
     path = sc.resolve(spec["path"])
     net = network.read_network(
-        path, layer=spec.get("layer"), crs=crs, walk_speed_m_s=speed, components=components
+        path,
+        layer=spec.get("layer"),
+        crs=crs,
+        walk_speed_m_s=speed,
+        components=components,
+        noding=spec.get("noding", "vertices"),
     )
     _record(inputs, "network", path)
     return net
@@ -235,18 +385,40 @@ def _load_stations(sc: Scenario, inputs: list[dict[str, Any]]) -> gpd.GeoDataFra
 
 def write_run(result: RunResult, out_dir: Path, timer: _Timer | None = None) -> Path:
     """Write the run folder of `result` into `out_dir` and return its path."""
-    from planning import maps, report
+    from planning import charts, export, maps, report
 
     timer = timer or _Timer()
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cov = result.coverage
-    with timer.step("write tables"):
-        _write_tables(cov, out_dir)
-    with timer.step("map"):
-        maps.coverage_map(result).save(str(out_dir / "map.html"))
-    with timer.step("report"):
-        report.write_index(result, out_dir)
+    _remove_stale(out_dir)
     result.out_dir = out_dir
+    language = str(result.scenario.data.get("language", "zh"))
+    with timer.step("write tables"):
+        _write_tables(result, out_dir)
+        if result.siting is not None:
+            _scenario_steps.write_siting(result.siting, result.siting_curve, out_dir)
+    with timer.step("workbook"):
+        export.write_workbook(result, out_dir / "coverage.xlsx")
+    with timer.step("geopackage"):
+        export.write_geopackage(result, out_dir / "results.gpkg")
+    with timer.step("charts"):
+        chart_files = charts.write_charts(result, out_dir, language=language)
+    with timer.step("map"):
+        pages = report.unit_pages(result.coverage.units)
+        data = maps.map_data(result, links=pages)
+        assets = out_dir / "assets"
+        maps.write_assets(assets)
+        title = f"{report.base_context(result)['title']} — {data.t['map_title']}"
+        page = maps.save_map(
+            maps.coverage_map(data),
+            out_dir / "map.html",
+            assets_dir=assets,
+            title=title,
+            lang=_i18n.html_lang(language),
+        )
+        log.info("map: %s", page)
+    with timer.step("report"):
+        report.write_report(result, out_dir, data=data, charts=chart_files)
     result.timings_s = timer.timings
     (out_dir / "run.json").write_text(
         json.dumps(run_record(result), ensure_ascii=False, indent=2, default=_json_default),
@@ -255,16 +427,48 @@ def write_run(result: RunResult, out_dir: Path, timer: _Timer | None = None) -> 
     return out_dir
 
 
-def _write_tables(cov: CoverageResult, out_dir: Path) -> None:
+def _remove_stale(out_dir: Path) -> None:
+    """Remove outputs of an earlier run into the same folder that this run may not write."""
+    for name in _OPTIONAL_OUTPUTS:
+        (out_dir / name).unlink(missing_ok=True)
+    for pattern in ("units/*.html", "charts/*.png"):
+        for path in out_dir.glob(pattern):
+            path.unlink()
+
+
+def _write_tables(result: RunResult, out_dir: Path) -> None:
+    from planning import export
+
+    cov = result.coverage
     units = pd.DataFrame(cov.units.drop(columns="geometry"))
-    units.to_csv(out_dir / "coverage_units.csv", index=False, float_format="%.6g")
+    units.to_csv(out_dir / "coverage_units.csv", index=False, float_format="%.10g")
     sta = pd.DataFrame(cov.stations.drop(columns="geometry"))
-    sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.6g")
-    cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.6g")
+    sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
+    cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.10g")
     cov.excluded.to_csv(out_dir / "excluded.csv", index=False)
     _to_gpkg(cov.demand, out_dir / "demand.gpkg", "demand")
     _to_gpkg(cov.service_areas, out_dir / "service_areas.gpkg", "service_areas")
     _to_gpkg(cov.gaps, out_dir / "gaps.gpkg", "gaps")
+    sheets = export.workbook_sheets(result)
+    optional = {
+        "siting.csv": sheets.get("siting"),
+        "compliance.csv": sheets.get("compliance"),
+        "annual_units.csv": sheets.get("annual_units"),
+        "annual_targets.csv": sheets.get("annual_targets"),
+    }
+    if result.comparison is not None:
+        comp = result.comparison
+        optional["annual_stations.csv"] = pd.concat(
+            [
+                comp.stations_added.assign(change="added"),
+                comp.stations_closed.assign(change="closed"),
+                comp.stations_changed.assign(change="changed"),
+            ],
+            ignore_index=True,
+        )
+    for name, frame in optional.items():
+        if frame is not None:
+            frame.to_csv(out_dir / name, index=False, float_format="%.10g")
 
 
 def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
@@ -305,8 +509,12 @@ def run_record(result: RunResult) -> dict[str, Any]:
         dict(r, item=f"network: {r['item']}") for r in result.network.summary()["excluded"]
     ]
     return {
+        "format_version": RUN_FORMAT_VERSION,
         "scenario": str(result.scenario.path) if result.scenario.path else None,
         "name": result.scenario.name,
+        "year": result.scenario.data.get("year"),
+        "language": result.scenario.data.get("language", "zh"),
+        "extent_lonlat": annual.extent_lonlat(result),
         "inputs": result.inputs,
         "parameters": {
             "walk_speed_m_s": cov.walk_speed_m_s,
@@ -321,10 +529,39 @@ def run_record(result: RunResult) -> dict[str, Any]:
         "network": {k: v for k, v in result.network.summary().items() if k != "excluded"},
         "totals": cov.totals,
         "accounting": accounting(cov),
+        "targets": _records(cov.targets),
         "excluded": excluded,
+        "siting": result.siting is not None,
+        "compliance": result.compliance is not None,
+        "previous": None
+        if result.comparison is None
+        else {
+            "path": str(result.comparison.previous.path),
+            "name": result.comparison.previous.record.get("name"),
+            "year": result.comparison.previous_year,
+        },
+        "outputs": _outputs(result.out_dir),
         "versions": _versions(),
         "timings_s": result.timings_s,
     }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a table as JSON-ready records (NaN as None)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
+
+
+def _outputs(out_dir: Path | None) -> dict[str, int]:
+    """Return the files of a run folder with their sizes in bytes (unit pages summed)."""
+    if out_dir is None:
+        return {}
+    out: dict[str, int] = {}
+    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != "run.json"):
+        rel = path.relative_to(out_dir)
+        key = f"{rel.parts[0]}/*" if rel.parts[0] == "units" else rel.as_posix()
+        out[key] = out.get(key, 0) + path.stat().st_size
+    return out
 
 
 def accounting(cov: CoverageResult) -> dict[str, Any]:

@@ -264,3 +264,22 @@ def test_stations_far_from_the_network_name_the_extents(line_net, demand, statio
     far["geometry"] = [Point(50_000, 50_000), Point(60_000, 60_000)]
     with pytest.raises(ValueError, match=r"None of the 2 stations lies within max_snap_m.*GCJ-02"):
         compute_coverage(line_net, demand, far)
+
+
+def test_rectangular_cells_merge_into_one_gap():
+    # cells 80 m wide and 92 m tall, one row above the other: they touch and merge
+    pts = [Point(40, 46), Point(40, 138), Point(120, 46)]
+    dem = gpd.GeoDataFrame(
+        {
+            "elderly": [1.0, 2.0, 4.0],
+            "population": [1.0, 2.0, 4.0],
+            "unit_id": ["A", "A", "A"],
+            "covered_15min": [False, False, False],
+            "snap_status": ["ok", "ok", "ok"],
+        },
+        geometry=pts,
+        crs=CRS,
+    )
+    gaps = gap_clusters(dem, 15, cell_size_m=(80.0, 92.0))
+    assert gaps["n_cells"].tolist() == [3]
+    assert gaps["elderly"].tolist() == [7.0]

@@ -1,0 +1,287 @@
+"""A real headless browser opens the run folder with the network cut off.
+
+Debian's chromium, driven by Playwright (``.ci/run`` installs it; Playwright never
+downloads a browser here). The run folder is the embedded central-Wuhan demo with one
+unit renamed ``<script>alert(1)</script>``, compared with a previous year's run (fewer
+stations) and with proposed sites and development verdicts attached. It is served from
+127.0.0.1; every other request is aborted and recorded. Each page must load with no
+failed request, no JavaScript error, its map layers drawn and the figures of
+``coverage_units.csv``. Screenshots go to ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from planning import settings
+from planning.workflow import run_scenario, write_run
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "scenarios" / "wuhan-central.yaml"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = Path(os.environ.get("PLANNING_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EVIL = "<script>alert(1)</script>"
+EVIL_UNIT = "HS-01"
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
+)
+if not CHROMIUM.exists():  # pragma: no cover - .ci/run installs Debian's chromium
+    pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+def _scenario(tmp: Path, *, year: int, drop_every: int | None) -> Path:
+    data = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    for key in ("network", "stations", "units"):
+        data[key]["path"] = str(ROOT / "scenarios" / data[key]["path"])
+    data["population"] = {
+        k: [str(ROOT / "scenarios" / p) for p in v] for k, v in data["population"].items()
+    }
+    units = gpd.read_file(data["units"]["path"], layer="units")
+    units.loc[units["unit_id"] == EVIL_UNIT, "name"] = EVIL
+    units.to_file(tmp / f"units_{year}.gpkg", layer="units")
+    data["units"] = {"path": str(tmp / f"units_{year}.gpkg"), "layer": "units"}
+    if drop_every:
+        st = gpd.read_file(data["stations"]["path"], layer="stations")
+        keep = st.iloc[[i for i in range(len(st)) if i % drop_every != 3]]
+        keep.to_file(tmp / f"stations_{year}.gpkg", layer="stations")
+        data["stations"] = {"path": str(tmp / f"stations_{year}.gpkg"), "layer": "stations"}
+    data["year"] = year
+    path = tmp / f"scenario_{year}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _attach_siting_and_compliance(result) -> None:
+    cand = gpd.read_file(ROOT / "data" / "wuhan_candidates.gpkg").iloc[:6].copy()
+    cand["rank"] = np.arange(1, 7)
+    cand["lon"], cand["lat"] = cand.geometry.x, cand.geometry.y
+    cand["elderly_newly_covered"] = np.linspace(2400, 900, 6)
+    share = result.coverage.totals["coverage_share_15min"]
+    cand["cumulative_share"] = share + np.cumsum(cand["elderly_newly_covered"]) / 836_313
+    result.siting = SimpleNamespace(siting=cand)
+    result.siting_curve = pd.DataFrame(
+        {"p": range(7), "share": [share, *cand["cumulative_share"]], "covered": range(7)}
+    )
+    devs = gpd.read_file(ROOT / "data" / "wuhan_developments.gpkg", layer="developments")
+    devs["verdict"] = (["FAIL", "PASS", "UNKNOWN"] * 5)[: len(devs)]
+    devs["reasons_zh"] = ["配建面积不足"] * len(devs)
+    devs["reasons_en"] = ["facility area short"] * len(devs)
+    result.compliance = SimpleNamespace(geo=devs)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    progress, settings.progress = settings.progress, False
+    try:
+        run_scenario(_scenario(tmp, year=2025, drop_every=7), out_dir=tmp / "run-2025")
+        result = run_scenario(_scenario(tmp, year=2026, drop_every=None), previous=tmp / "run-2025")
+        _attach_siting_and_compliance(result)
+        write_run(result, tmp / "run-2026")
+    finally:
+        settings.progress = progress
+    return tmp / "run-2026"
+
+
+@pytest.fixture(scope="module")
+def server(run_dir):
+    handler = functools.partial(_QuietHandler, directory=str(run_dir))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+class _Watch:
+    """Record blocked, failed and erroring requests, JavaScript errors and dialogs."""
+
+    def __init__(self, page, base: str) -> None:
+        self.blocked: list[str] = []
+        self.failed: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url} {r.status}"))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+        def route(r):
+            url = r.request.url
+            if url.startswith(base + "/") or url.startswith("data:"):
+                r.continue_()
+            else:
+                self.blocked.append(url)
+                r.abort()
+
+        page.route("**/*", route)
+
+    def assert_clean(self) -> None:
+        assert self.blocked == [], f"requests beyond the run folder: {self.blocked}"
+        assert self.failed == [], f"failed requests: {self.failed}"
+        assert self.errors == [], f"JavaScript errors: {self.errors}"
+        assert self.dialogs == [], f"dialogs fired: {self.dialogs}"
+
+
+def _open(browser, url: str, base: str, shot: str, *, in_frame: bool = False):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = _Watch(page, base)
+    page.goto(url, wait_until="load")
+    scope = page.frame_locator("iframe.map-frame") if in_frame else page
+    scope.locator(".leaflet-control-layers").first.wait_for(state="attached", timeout=15_000)
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    return page, watch
+
+
+def _units_table(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "coverage_units.csv", dtype={"unit_id": str}).set_index("unit_id")
+
+
+def test_index_page(browser, server, run_dir):
+    page, watch = _open(browser, f"{server}/index.html", server, "index.png", in_frame=True)
+    frame = page.frame_locator("iframe.map-frame")
+    frame.locator(".leaflet-control-layers-overlays label").first.wait_for(timeout=15_000)
+    assert frame.locator(".leaflet-control-layers-overlays label").count() >= 10
+    table = _units_table(run_dir)
+    rows = page.locator("#units tr[data-unit-id]")
+    assert rows.count() == len(table)
+    shown = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#units tr[data-unit-id]')).map(tr => {
+            const out = {id: tr.dataset.unitId, name: tr.querySelector('.unit-name').textContent};
+            tr.querySelectorAll('td[data-col]').forEach(td => out[td.dataset.col] =
+                td.textContent.trim());
+            return out; })"""
+    )
+    for row in shown:
+        ref = table.loc[row["id"]]
+        assert row["elderly"] == f"{ref['elderly']:,.0f}", row["id"]
+        for t in (5, 10, 15):
+            assert row[f"coverage_share_{t}min"] == f"{ref[f'coverage_share_{t}min']:.1%}"
+        assert row["n_stations"] == str(int(ref["n_stations"]))
+    evil = next(r for r in shown if r["id"] == EVIL_UNIT)
+    assert evil["name"] == EVIL  # the literal text, not markup
+    assert page.locator("#units script").count() == 0
+    totals = page.locator('[data-kpi="coverage_share_15min"]').text_content()
+    share = table["elderly_covered_15min"].sum() / table["elderly"].sum()
+    assert totals == f"{share:.1%}"
+    assert page.locator("#annual-summary").count() == 1
+    assert page.locator("#sites tr").count() == 7 and page.locator("#developments tr").count() > 1
+    assert all("127.0.0.1" in u or u.startswith("data:") for u in watch.requests)
+    watch.assert_clean()
+    page.close()
+
+
+def test_unit_page(browser, server, run_dir):
+    page, watch = _open(browser, f"{server}/units/{EVIL_UNIT}.html", server, "unit.png")
+    assert page.locator("h1 .unit-name").text_content() == EVIL
+    assert page.title().startswith(EVIL)
+    overlays = page.locator(".leaflet-control-layers-overlays label")
+    assert overlays.count() >= 6
+    assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() >= 3
+    row = _units_table(run_dir).loc[EVIL_UNIT]
+    kpi = {k: page.locator(f'[data-kpi="{k}"]').text_content() for k in (
+        "elderly", "coverage_share_5min", "coverage_share_15min", "elderly_uncovered_15min",
+        "n_stations",
+    )}  # fmt: skip
+    assert kpi["elderly"] == f"{row['elderly']:,.0f}"
+    assert kpi["coverage_share_5min"] == f"{row['coverage_share_5min']:.1%}"
+    assert kpi["coverage_share_15min"] == f"{row['coverage_share_15min']:.1%}"
+    assert kpi["elderly_uncovered_15min"] == f"{row['elderly_uncovered_15min']:,.0f}"
+    assert kpi["n_stations"] == str(int(row["n_stations"]))
+    assert page.locator("#gaps tr").count() > 1
+    assert page.locator(".badge-R").count() >= 1  # rules with confidence R are flagged
+    watch.assert_clean()
+    page.close()
+
+
+def test_district_map(browser, server, run_dir):
+    page, watch = _open(browser, f"{server}/map.html", server, "map.png")
+    labels = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
+    stations = pd.read_csv(run_dir / "coverage_stations.csv")
+    devs = pd.read_csv(run_dir / "compliance.csv")
+    expected = 1 + 1 + 3 + 1 + stations["kind"].nunique() + 1 + devs["verdict"].nunique()
+    assert len(labels) == expected, labels
+    assert any("建议点位" in x for x in labels) and any("新建小区" in x for x in labels)
+    assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() > 128
+    assert page.locator(".planning-legend").count() == 1
+    # the evil unit's popup shows its name as text, with the link to its page
+    text = page.evaluate(
+        """(uid) => { let shown = null;
+            const m = Object.keys(window).filter(k => /^map_/.test(k)).map(k => window[k])
+                .find(v => v && v.eachLayer);
+            m.eachLayer(l => { if (!shown && l.feature && l.feature.properties.popup &&
+                String(l.feature.properties.tip || '').includes('(' + uid + ')')) {
+                l.fire('click', {latlng: l.getBounds().getCenter()}, true); shown = true; } });
+            const box = document.querySelector('.leaflet-popup-content');
+            if (!box) { return null; }
+            return [box.textContent, box.querySelector('a').getAttribute('href')]; }""",
+        EVIL_UNIT,
+    )
+    assert text is not None and EVIL in text[0]
+    assert text[1] == f"units/{EVIL_UNIT}.html"
+    watch.assert_clean()
+    page.close()
+
+
+def test_annual_page(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch = _Watch(page, server)
+    page.goto(f"{server}/annual.html", wait_until="load")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "annual.png"), full_page=True)
+    assert page.locator("#added tr").count() > 1
+    assert page.locator("#annual-targets tr").count() == 5
+    assert page.locator('#totals [data-total="stations"] td').nth(1).text_content() == "126"
+    page.emulate_media(media="print")
+    page.screenshot(path=str(ARTIFACTS / "annual-print.png"), full_page=True)
+    assert page.locator("header.top").is_hidden()
+    watch.assert_clean()
+    page.close()
+
+
+def test_artifacts_folder_is_ignored_by_git():
+    ignore = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "test-artifacts/" in ignore
+    assert shutil.which("git") is None or ARTIFACTS.parent.name == "test-artifacts"

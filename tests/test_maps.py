@@ -1,0 +1,267 @@
+"""Maps: layers, legends, tiles, offline assets, escaping and determinism (no browser)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _report_fixtures import BRACES, EVIL, fake_compliance, fake_curve, fake_siting, tiny_run
+
+from planning import maps, settings
+from planning._errors import InputError
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch):
+    monkeypatch.setattr(settings, "progress", False)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return tiny_run()
+
+
+@pytest.fixture(scope="module")
+def full_run():
+    result = tiny_run()
+    result.siting = fake_siting(result)
+    result.siting_curve = fake_curve()
+    result.compliance = fake_compliance()
+    return result
+
+
+def _render(m) -> str:
+    return m.get_root().render()
+
+
+def _layer_names(page: str) -> list[str]:
+    match = re.search(r"var layer_control_\w+_layers = \{(.*?)\};", page, re.S)
+    assert match, "no layer control"
+    return re.findall(r'"([^"]+)"\s*:', match.group(1))
+
+
+# --------------------------------------------------------------------------- tiles
+def test_no_tiles_by_default_and_osm():
+    assert maps.tile_layers(None) == []
+    assert maps.tile_layers("none") == []
+    (osm,) = maps.tile_layers("OpenStreetMap")
+    assert osm.url.startswith("https://tile.openstreetmap.org/{z}/{x}/{y}")
+    assert "OpenStreetMap" in osm.attribution
+
+
+def test_tianditu_needs_a_key_and_has_its_annotation_layer():
+    with pytest.raises(InputError, match="tiles_key"):
+        maps.tile_layers("tianditu")
+    base, notes = maps.tile_layers("tianditu", key="ab c/1")
+    assert "vec_w/wmts" in base.url and "LAYER=vec" in base.url
+    assert "cva_w/wmts" in notes.url and notes.overlay
+    assert base.url.endswith("tk=ab%20c%2F1") and base.subdomains == "01234567"
+    assert "{z}" in base.url and "TILEROW={y}" in base.url and "TILECOL={x}" in base.url
+    img, cia = maps.tile_layers("tianditu-img", key="K")
+    assert "img_w" in img.url and "cia_w" in cia.url
+
+
+def test_custom_tiles_need_a_url_template():
+    (spec,) = maps.tile_layers("custom", url="http://tiles.intranet/{z}/{x}/{y}.png")
+    assert spec.url == "http://tiles.intranet/{z}/{x}/{y}.png"
+    (direct,) = maps.tile_layers("http://t.local/{z}/{x}/{-y}.png", attribution="local")
+    assert direct.attribution == "local"
+    with pytest.raises(InputError, match=r"\{z\}, \{x\} and \{y\}"):
+        maps.tile_layers("custom", url="http://tiles.intranet/tile.png")
+    with pytest.raises(InputError, match=r"not a basemap choice.*tianditu"):
+        maps.tile_layers("google")
+
+
+def test_scenario_tiles_reach_the_map(tmp_path):
+    result = tiny_run(extra={"map": {"tiles": "tianditu", "tiles_key": "KEY123"}})
+    page = _render(maps.coverage_map(result))
+    assert "t{s}.tianditu.gov.cn/vec_w" in page and "cva_w" in page and "tk=KEY123" in page
+    assert "Tianditu" in page
+
+
+# --------------------------------------------------------------------------- colours
+def test_share_and_density_colours():
+    assert maps.share_colour(float("nan")) == "#bdbdbd"
+    assert maps.share_colour(0.1) == "#d7191c"
+    assert maps.share_colour(0.95) == "#a6d96a"
+    assert maps.share_colour(1.0) == "#1a9641"
+    assert maps.density_colour(0) == maps.DENSITY_BINS[0][1]
+    assert maps.density_colour(1e6) == maps.DENSITY_BINS[-1][1]
+    colours = maps.kind_colours(["zeta", "station", "alpha"])
+    assert colours["station"] == maps.KIND_COLOURS["station"]
+    assert colours["alpha"] != colours["zeta"]
+
+
+def test_density_grid_keeps_every_older_person(run):
+    demand = run.coverage.demand
+    for cell in (50.0, 200.0, 500.0):
+        grid = maps.density_grid(demand, cell)
+        assert grid["elderly"].sum() == pytest.approx(demand["elderly"].sum(), rel=1e-12)
+        assert grid["elderly_per_km2"].iloc[0] == pytest.approx(
+            grid["elderly"].iloc[0] / (cell * cell / 1e6)
+        )
+
+
+def test_density_raster_covers_the_points(run):
+    pts = maps.density_points(run.coverage.demand)
+    raster = maps.density_raster(pts, 50.0)
+    assert raster is not None
+    assert raster.rgba.shape[2] == 4 and raster.rgba[..., 3].max() > 0
+    (south, west), (north, east) = raster.bounds
+    lonlat = run.coverage.demand.to_crs(4326)
+    assert west <= lonlat.geometry.x.min() <= east and south <= lonlat.geometry.y.min() <= north
+    assert maps.density_raster(pts, 50.0, window=(0.0, 0.0, 1.0, 1.0)) is None
+
+
+# --------------------------------------------------------------------------- layers
+def test_district_map_has_every_layer(full_run):
+    page = _render(maps.coverage_map(full_run, language="en"))
+    names = _layer_names(page)
+    expected = [
+        "Units: coverage within 3 min",
+        "Elderly density (500 m)",
+        "Service areas 3 min (3)",
+        "Service areas 2 min (3)",
+        "Service areas 1 min (3)",
+        "Gaps: not within 3 min (2)",
+        "Station: sub-district comprehensive elderly-care centre (1)",
+        "Station: day-care centre for older people (1)",
+        "Station: community elderly-care station (1)",
+        "Proposed sites (2)",
+        "Development: fail (1)",
+        "Development: unknown (1)",
+        "Development: pass (1)",
+    ]
+    assert names == expected
+    assert "planning-legend" in page and "L.control.scale" in page
+    assert "OpenStreetMap contributors (ODbL 1.0)" in page and "WorldPop" in page
+
+
+def test_optional_layers_absent_without_siting_or_compliance(run):
+    names = _layer_names(_render(maps.coverage_map(run, language="en")))
+    assert not any(n.startswith(("Proposed", "Development")) for n in names)
+
+
+def test_a_layer_with_nothing_to_draw_gets_a_note(run):
+    result = tiny_run(language="en")
+    result.coverage.gaps = result.coverage.gaps.iloc[:0]
+    result.siting = fake_siting(result)
+    result.siting.siting = result.siting.siting.iloc[:0]
+    page = _render(maps.coverage_map(result))
+    assert "No gap: everyone within 3 min" in page
+    assert "No proposed site here" in page
+    assert not any(n.startswith("Gaps") for n in _layer_names(page))
+
+
+def test_unit_map_highlights_its_unit_and_cuts_layers(full_run):
+    data = maps.map_data(full_run, language="en")
+    page = _render(maps.unit_map(data, "U2"))
+    assert '"own": 1' in page and '"own": 0' in page
+    assert "Proposed sites" in page
+    with pytest.raises(InputError, match="no unit 'nope'"):
+        maps.unit_map(data, "nope")
+
+
+def test_unit_links_in_popups(run):
+    data = maps.map_data(run, links={"U1": "units/U1.html"})
+    page = _render(maps.coverage_map(data))
+    assert "units/U1.html" in page and 'target=\\"_top\\"' in page
+
+
+# --------------------------------------------------------------------------- safety
+def test_strings_from_data_are_escaped(full_run):
+    page = _render(maps.coverage_map(full_run))
+    assert EVIL not in page and "<script>alert" not in page
+    assert "<b>1</b>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.replace("\\u0026", "&").replace(
+        "\\u003c", "<"
+    ).replace("\\u003e", ">")
+
+
+def test_braces_from_data_are_not_evaluated_as_templates(full_run):
+    # branca compiles rendered fragments again: "{{ 7*7 }}" must not become 49
+    page = _render(maps.coverage_map(full_run)).replace("\\u0026", "&")
+    assert "&#123;&#123; 7*7 &#125;&#125; &#123;% bad" in page
+    assert BRACES not in page and " 49 " not in page
+
+
+# --------------------------------------------------------------------------- offline files
+def test_saved_map_links_shared_assets_only(full_run, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    maps.save_map(
+        maps.coverage_map(full_run),
+        out / "map.html",
+        assets_dir=out / "assets",
+        title="T <x>",
+        lang="en",
+    )
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=[\"'](https?:)?//", page)
+    assert not re.search(r"<link[^>]+href=[\"'](https?:)?//", page)
+    assert '<script src="assets/leaflet.js"></script>' in page
+    assert '<link rel="stylesheet" href="assets/leaflet.css">' in page
+    assert "jquery" not in page.lower() and "bootstrap" not in page.lower()
+    assert '<html lang="en">' in page and "<title>T &lt;x&gt;</title>" in page
+    assert (out / "assets" / "leaflet.js").stat().st_size > 100_000
+    assert len(page) < 200_000
+
+
+def test_embedded_map_needs_no_files(run, tmp_path):
+    path = maps.save_map(maps.coverage_map(run), tmp_path / "m.html")
+    page = path.read_text(encoding="utf-8")
+    assert "L.map(" in page and "https://cdn" not in page.split("L_NO_TOUCH")[-1]
+    assert not re.search(r"<script[^>]+src=", page)
+
+
+def test_map_fragment_for_unit_pages(run, tmp_path):
+    data = maps.map_data(run)
+    frag = maps.map_fragment(
+        maps.unit_map(data, "U1"), assets_url="../assets", assets_dir=tmp_path / "assets"
+    )
+    assert '<script src="../assets/leaflet.js"></script>' in frag.head
+    assert "height: 460px" in frag.head and "html, body" not in frag.head
+    assert 'class="folium-map"' in frag.body and "L.map(" in frag.script
+    assert (tmp_path / "assets" / "leaflet.css").exists()
+
+
+def test_same_run_same_map(run, tmp_path):
+    a = maps.save_map(maps.coverage_map(run), tmp_path / "a.html", assets_dir=tmp_path / "assets")
+    b = maps.save_map(maps.coverage_map(run), tmp_path / "b.html", assets_dir=tmp_path / "assets")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_write_assets_ships_leaflet_with_its_licence(tmp_path):
+    paths = maps.write_assets(tmp_path)
+    names = sorted(p.name for p in paths)
+    assert names == ["LICENSE-leaflet.txt", "leaflet.css", "leaflet.js"]
+    assert "BSD 2-Clause" in (tmp_path / "LICENSE-leaflet.txt").read_text(encoding="utf-8")
+
+
+def test_siting_and_compliance_accessors(full_run):
+    sites, curve = maps.siting_of(full_run)
+    assert list(sites["rank"]) == [1, 2] and curve is not None
+    assert maps.newly_covered_column(sites) == "elderly_newly_covered"
+    devs = maps.compliance_of(full_run)
+    assert list(devs["verdict"]) == ["FAIL", "PASS", "UNKNOWN"]
+    row = devs.iloc[0]
+    assert maps.reasons_of(row, "en") == "facility 20 m² short"
+    assert maps.reasons_of({"reasons": ["a", "b"]}, "zh") == "a; b"
+    assert maps.siting_tables(None) == (None, None)
+    no_rank = sites.drop(columns=["rank", "geometry"])
+    again, _ = maps.siting_tables(no_rank)
+    assert list(again["rank"]) == [1, 2] and again.crs.to_epsg() == 4326
+    with pytest.raises(InputError, match="lon/lat"):
+        maps.siting_tables(no_rank.drop(columns=["lon"]))
+    assert np.isfinite(again.geometry.x).all()
+
+
+def test_relative_assets_from_a_subfolder(run, tmp_path):
+    (tmp_path / "deep").mkdir()
+    page = maps.save_map(
+        maps.coverage_map(run), tmp_path / "deep" / "m.html", assets_dir=tmp_path / "assets"
+    ).read_text(encoding="utf-8")
+    assert '<script src="../assets/leaflet.js"></script>' in page
+    assert Path(tmp_path / "assets" / "leaflet.js").exists()
