@@ -54,6 +54,9 @@ if not CHROMIUM.exists():  # pragma: no cover - .ci/run installs Debian's chromi
 
 def _scenario(tmp: Path, *, year: int, drop_every: int | None) -> Path:
     data = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    # siting and the 四同步 check have their own tests; keep these runs light
+    data.pop("siting", None)
+    data.pop("developments", None)
     for key in ("network", "stations", "units"):
         data[key]["path"] = str(ROOT / "scenarios" / data[key]["path"])
     data["population"] = {

@@ -108,6 +108,9 @@ def test_a_missing_template_language_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match=r"No report template for language 'fr'.*en, zh"):
         report.strings("fr")
     data = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    # siting and the 四同步 check have their own tests; keep these runs light
+    data.pop("siting", None)
+    data.pop("developments", None)
     data["language"] = "fr"
     for key in ("network", "stations", "units"):
         data[key]["path"] = str(ROOT / "scenarios" / data[key]["path"])

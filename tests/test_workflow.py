@@ -117,6 +117,9 @@ def _tiny_scenario(tmp_path: Path, unit_name: str) -> Path:
     units.loc[units.index[0], "name"] = unit_name
     units.to_file(tmp_path / "units.gpkg", layer="units")
     data = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    # siting and the 四同步 check have their own tests; keep these runs light
+    data.pop("siting", None)
+    data.pop("developments", None)
     for key in ("network", "stations"):
         data[key]["path"] = str(ROOT / "scenarios" / data[key]["path"])
     data["population"] = {
@@ -163,3 +166,39 @@ def test_cli_unusable_input_exits_2(tmp_path, capsys):
                        encoding="utf-8")
     assert cli.main(["-q", "run", str(missing)]) == 2
     assert "nowhere.gpkg" in capsys.readouterr().err
+
+
+def test_demo_runs_siting_and_compliance(demo_run):
+    result, out = demo_run
+    for name in ("siting.csv", "siting_curve.csv", "siting.gpkg", "compliance.csv"):
+        assert (out / name).stat().st_size > 0, name
+    sites = pd.read_csv(out / "siting.csv")
+    assert sites["rank"].tolist() == list(range(1, 11))
+    assert sites["cumulative_share"].is_monotonic_increasing
+    curve = pd.read_csv(out / "siting_curve.csv")
+    assert curve["p"].tolist() == list(range(21))
+    assert curve["share"].is_monotonic_increasing
+    # the p = 10 point of the curve is the siting answer, and p = 0 is today's coverage
+    assert curve.loc[10, "covered"] == pytest.approx(result.siting.objective, rel=1e-9)
+    assert curve.loc[0, "share"] == pytest.approx(
+        result.coverage.totals["coverage_share_15min"], rel=1e-6
+    )
+    verdicts = pd.read_csv(out / "compliance.csv").set_index("dev_id")["verdict"]
+    assert verdicts[["D07", "D09", "D11", "D12", "D13"]].eq("FAIL").all()
+    assert verdicts[["D01", "D02", "D03"]].eq("PASS").all()
+
+
+def test_site_command_needs_a_siting_section(tmp_path, capsys):
+    path = _tiny_scenario(tmp_path, "unit")
+    assert cli.main(["-q", "site", str(path)]) == 2
+    assert "no `siting:` section" in capsys.readouterr().err
+
+
+def test_check_developments_is_a_subcommand(tmp_path):
+    register = ROOT / "data" / "wuhan_developments.gpkg"
+    code = cli.main(
+        ["check-developments", str(register), "--rules", "guangdong-city", "--asof",
+         "2026-12-31", "--out", str(tmp_path)]
+    )
+    assert code == 1
+    assert (tmp_path / "compliance.csv").exists() and (tmp_path / "compliance.xlsx").exists()
