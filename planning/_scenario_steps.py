@@ -7,6 +7,7 @@ short; both functions read a validated :class:`planning.scenario.Scenario`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def _candidates(
         msg = "scenario: 'siting.candidates' needs a 'path' to the candidate sites."
         raise ScenarioError(msg)
     path = sc.resolve(layer.pop("path"))
-    inputs.append({"role": "candidate sites", "path": str(path), **_digest(path)})
+    record_input(inputs, "candidate sites", path)
     return io.read_stations(path, id_col="site_id", default_kind="station", **layer)
 
 
@@ -114,7 +115,7 @@ def run_compliance(
     if not spec:
         return None
     path = sc.resolve(spec["path"])
-    inputs.append({"role": "developments", "path": str(path), **_digest(path)})
+    record_input(inputs, "developments", path)
     facilities = spec.get("facilities")
     fac_path = sc.resolve(facilities) if isinstance(facilities, str) else None
     rules: RuleSet | str | Path = spec.get("rules", scenario_rules)
@@ -136,11 +137,18 @@ def run_compliance(
     )  # fmt: skip
 
 
-def _digest(path: Path) -> dict[str, Any]:
-    import hashlib
-
-    data = path.read_bytes() if path.is_file() else b""
-    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+def record_input(inputs: list[dict[str, Any]], role: str, path: Path) -> None:
+    """Append an input file with its size and SHA-256 (all sidecars of a shapefile)."""
+    files = [path] if path.is_file() else []
+    if path.suffix.lower() == ".shp":
+        files = sorted(path.parent.glob(path.stem + ".*"))
+    digest = hashlib.sha256()
+    size = 0
+    for f in files:
+        data = f.read_bytes()
+        digest.update(data)
+        size += len(data)
+    inputs.append({"role": role, "path": str(path), "bytes": size, "sha256": digest.hexdigest()})
 
 
 def write_siting(siting_result: Any, curve: pd.DataFrame | None, out_dir: Path) -> list[str]:

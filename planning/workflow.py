@@ -13,7 +13,6 @@ compares this year with last year.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -285,16 +284,7 @@ def _rules_name(sc: Scenario, spec: dict[str, Any]) -> str | Path:
 
 
 def _record(inputs: list[dict[str, Any]], role: str, path: Path) -> None:
-    files = [path] if path.is_file() else []
-    if path.suffix.lower() == ".shp":
-        files = sorted(path.parent.glob(path.stem + ".*"))
-    digest = hashlib.sha256()
-    size = 0
-    for f in files:
-        data = f.read_bytes()
-        digest.update(data)
-        size += len(data)
-    inputs.append({"role": role, "path": str(path), "bytes": size, "sha256": digest.hexdigest()})
+    _scenario_steps.record_input(inputs, role, path)
 
 
 def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> network.Network:
