@@ -151,7 +151,7 @@ def test_two_step_fca_hand_values(result):
 def test_targets(result):
     t = result.targets.set_index("target_id")
     assert t.loc["c1", "value"] == pytest.approx(80 / 105)
-    assert t.loc["c1", "met"] is False or not t.loc["c1", "met"]
+    assert not t.loc["c1", "met"]
     assert (t.loc["c1", "units_meeting"], t.loc["c1", "units_total"]) == (1, 2)
     assert t.loc["centre", "value"] == pytest.approx(0.5)
     beds = (60 * (10 / 60 + 0.2) + 40 * 0.2) * 1000 / 105
@@ -169,9 +169,9 @@ def test_gaps_at_largest_threshold(line_net, demand, stations, units):
     assert gaps["gap_id"].tolist() == ["G0001", "G0002"]
 
 
-def test_gap_cells_merge_when_touching():
-    pts = [Point(50, 50), Point(150, 50), Point(450, 50)]
-    dem = gpd.GeoDataFrame(
+def _uncovered_cells(pts: list[Point]) -> gpd.GeoDataFrame:
+    """Three uncovered cells of one unit holding 1, 2 and 4 older people."""
+    return gpd.GeoDataFrame(
         {
             "elderly": [1.0, 2.0, 4.0],
             "population": [1.0, 2.0, 4.0],
@@ -182,6 +182,10 @@ def test_gap_cells_merge_when_touching():
         geometry=pts,
         crs=CRS,
     )
+
+
+def test_gap_cells_merge_when_touching():
+    dem = _uncovered_cells([Point(50, 50), Point(150, 50), Point(450, 50)])
     gaps = gap_clusters(dem, 15, cell_size_m=100)
     assert gaps["elderly"].tolist() == [4.0, 3.0]
     assert gaps["n_cells"].tolist() == [1, 2]
@@ -268,18 +272,7 @@ def test_stations_far_from_the_network_name_the_extents(line_net, demand, statio
 
 def test_rectangular_cells_merge_into_one_gap():
     # cells 80 m wide and 92 m tall, one row above the other: they touch and merge
-    pts = [Point(40, 46), Point(40, 138), Point(120, 46)]
-    dem = gpd.GeoDataFrame(
-        {
-            "elderly": [1.0, 2.0, 4.0],
-            "population": [1.0, 2.0, 4.0],
-            "unit_id": ["A", "A", "A"],
-            "covered_15min": [False, False, False],
-            "snap_status": ["ok", "ok", "ok"],
-        },
-        geometry=pts,
-        crs=CRS,
-    )
+    dem = _uncovered_cells([Point(40, 46), Point(40, 138), Point(120, 46)])
     gaps = gap_clusters(dem, 15, cell_size_m=(80.0, 92.0))
     assert gaps["n_cells"].tolist() == [3]
     assert gaps["elderly"].tolist() == [7.0]
