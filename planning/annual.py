@@ -12,112 +12,26 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planning._errors import InputError
 from planning.population import assign_units
-
-if TYPE_CHECKING:
-    from planning.workflow import RunResult
+from planning.results import (
+    RUN_FORMAT_VERSION,
+    Comparison,
+    Note,
+    PreviousRun,
+    RunResult,
+)
 
 log = logging.getLogger(__name__)
 
-#: Version of the run folder layout written into ``run.json`` (``format_version``).
-#: Increase it when a file or column the annual comparison reads changes meaning.
-RUN_FORMAT_VERSION = 1
-
 #: Least share of unit ids two runs must share to be compared (of all ids in either).
 MIN_SHARED_UNITS = 0.5
-
-
-@dataclass
-class PreviousRun:
-    """Last year's run folder as read for the comparison."""
-
-    path: Path
-    record: dict[str, Any]
-    units: pd.DataFrame
-    stations: pd.DataFrame
-    targets: pd.DataFrame
-
-    @property
-    def year(self) -> int | None:
-        """Year of the previous run's scenario, None when it had none."""
-        year = self.record.get("year")
-        return int(year) if isinstance(year, int | float) else None
-
-
-@dataclass
-class Note:
-    """A difference between the runs that the report prints (``key`` of i18n.yaml)."""
-
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Comparison:
-    """Compare this year's run with last year's: every figure of the annual report.
-
-    Attributes
-    ----------
-    previous : PreviousRun
-    year, previous_year : int or None
-    thresholds_min : tuple of float
-        Thresholds present in both runs (the ones compared).
-    units : pandas.DataFrame
-        One row per unit of either run: ``unit_id``, ``name``, ``status`` (both, new,
-        gone), ``elderly``/``elderly_prev``, per compared threshold T
-        ``coverage_share_{T}min``, ``coverage_share_{T}min_prev`` and
-        ``coverage_share_{T}min_change``, ``n_stations``/``n_stations_prev`` and
-        ``meets_{target}``/``meets_{target}_prev`` for targets in both runs.
-    stations_added, stations_closed, stations_changed : pandas.DataFrame
-        By ``station_id``: in this run only, in last year's only, and in both with
-        another kind or capacity.
-    targets : pandas.DataFrame
-        One row per target of this run: values and ``met`` this year and last,
-        ``status`` and ``due`` (due this year, overdue).
-    totals : dict
-        ``elderly``, ``stations`` and per compared threshold the share, each as
-        ``{"prev": ..., "this": ...}``.
-    notes : list of Note
-
-    """
-
-    previous: PreviousRun
-    year: int | None
-    previous_year: int | None
-    thresholds_min: tuple[float, ...]
-    units: pd.DataFrame
-    stations_added: pd.DataFrame
-    stations_closed: pd.DataFrame
-    stations_changed: pd.DataFrame
-    targets: pd.DataFrame
-    totals: dict[str, dict[str, float | None]]
-    notes: list[Note]
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{k}</td><td>{_fmt(v['prev'], k)}</td><td>{_fmt(v['this'], k)}</td></tr>"
-            for k, v in self.totals.items()
-        )
-        head = (
-            f"<p><b>Annual comparison</b>: {self.previous_year} → {self.year}; "
-            f"{len(self.stations_added)} stations added, {len(self.stations_closed)} closed; "
-            f"{len(self.notes)} notes</p>"
-        )
-        return head + f"<table><tr><th></th><th>last year</th><th>this year</th></tr>{rows}</table>"
-
-
-def _fmt(value: Any, key: str) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "–"
-    return f"{value:.1%}" if "share" in key else f"{value:,.0f}"
 
 
 def read_run(path: str | Path) -> PreviousRun:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,10 +22,7 @@ from matplotlib.ticker import PercentFormatter
 
 from planning import _i18n
 from planning.maps import THRESHOLD_COLOURS, kind_colours, share_colour, siting_of
-
-if TYPE_CHECKING:
-    from planning.annual import Comparison
-    from planning.workflow import RunResult
+from planning.results import Comparison, RunResult
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import logging
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,9 +22,7 @@ import pandas as pd
 
 from planning import _i18n
 from planning.maps import compliance_of, reasons_text, siting_of
-
-if TYPE_CHECKING:
-    from planning.workflow import RunResult
+from planning.results import RunResult
 
 log = logging.getLogger(__name__)
 

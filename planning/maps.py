@@ -26,7 +26,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlparse
 
 import geopandas as gpd
@@ -43,9 +43,7 @@ from pyproj import Transformer
 from planning import _i18n
 from planning._errors import InputError
 from planning.coverage import CoverageResult
-
-if TYPE_CHECKING:
-    from planning.workflow import RunResult
+from planning.results import RunResult
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import jinja2
@@ -49,9 +49,7 @@ from planning.maps import (
     unit_map,
 )
 from planning.population import assign_units
-
-if TYPE_CHECKING:
-    from planning.workflow import RunResult
+from planning.results import RunResult
 
 _SAFE_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOP_GAPS_DISTRICT = 20

@@ -19,10 +19,9 @@ import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -39,8 +38,8 @@ from planning import (
     standards,
 )
 from planning._errors import InputError
-from planning.annual import RUN_FORMAT_VERSION, Comparison
 from planning.coverage import CoverageResult, compute_coverage
+from planning.results import RUN_FORMAT_VERSION, PreviousRun, RunResult
 from planning.scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)
@@ -74,93 +73,6 @@ _OPTIONAL_OUTPUTS = (
     "siting.gpkg",
     "compliance.csv",
 )
-
-
-class SitingTables(Protocol):
-    """What the reports read from a siting result (:class:`planning.siting.SitingResult`).
-
-    ``siting``: the new sites with ``rank``, ``site_id``, ``kind``, ``lon``, ``lat``,
-    ``unit_id``, ``{weight}_newly_covered``, ``cumulative_share`` and a geometry.
-    """
-
-    @property
-    def siting(self) -> gpd.GeoDataFrame | None: ...  # noqa: D102
-
-
-class ComplianceTables(Protocol):
-    """What the reports read from a compliance result (``ComplianceResult``).
-
-    ``geo``: one row per development with ``dev_id``, ``name``, ``verdict`` (PASS, FAIL
-    or UNKNOWN), ``reasons_zh``/``reasons_en`` (or ``reasons``) and a geometry.
-    """
-
-    @property
-    def geo(self) -> gpd.GeoDataFrame: ...  # noqa: D102
-
-
-@dataclass
-class RunResult:
-    """What a scenario run produced, in memory and on disk.
-
-    ``siting`` (with ``siting_curve``, the table of :func:`planning.siting.coverage_curve`)
-    and ``compliance`` are filled by the siting and compliance steps when they run; the
-    reports and maps show them when present. ``comparison`` holds the annual comparison
-    with a previous run folder.
-    """
-
-    scenario: Scenario
-    rules: standards.RuleSet
-    network: network.Network
-    coverage: CoverageResult
-    units: gpd.GeoDataFrame | None
-    out_dir: Path | None = None
-    timings_s: dict[str, float] = field(default_factory=dict)
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    siting: SitingTables | None = None
-    siting_curve: pd.DataFrame | None = None
-    compliance: ComplianceTables | None = None
-    comparison: Comparison | None = None
-
-    def _repr_html_(self) -> str:
-        return _run_summary_html(self)
-
-
-def _run_summary_html(result: RunResult) -> str:
-    """Return an HTML summary table of a run for Jupyter (every value escaped)."""
-    import html
-
-    cov = result.coverage
-    rows: list[tuple[str, str]] = [
-        ("scenario", result.scenario.name),
-        ("year", str(result.scenario.data.get("year", "–"))),
-        ("rule set", f"{result.rules.name} ({result.rules.title.en})"),
-        ("walking speed", f"{cov.walk_speed_m_s:g} m/s"),
-        ("older people", f"{cov.totals.get('elderly', 0):,.0f}"),
-    ]
-    rows += [
-        (f"covered within {t:g} min", f"{cov.totals.get(f'coverage_share_{t:g}min', 0):.1%}")
-        for t in cov.thresholds_min
-    ]
-    rows += [
-        ("far from every road", f"{cov.totals.get('elderly_unreachable', 0):,.0f}"),
-        ("stations / units / gaps", f"{len(cov.stations)} / {len(cov.units)} / {len(cov.gaps)}"),
-    ]
-    for _, r in cov.targets.iterrows():
-        met = "not evaluated" if r["met"] is None else ("met" if r["met"] else "missed")
-        rows.append((f"target {r['target_id']} ({r['confidence']})", met))
-    rows.append(("siting", "present" if result.siting is not None else "–"))
-    rows.append(("compliance", "present" if result.compliance is not None else "–"))
-    if result.comparison is not None:
-        comp = result.comparison
-        rows.append(("compared with", f"{comp.previous.path} ({comp.previous_year})"))
-    if result.out_dir is not None:
-        rows.append(("run folder", str(result.out_dir / "index.html")))
-    body = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-        f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table><caption><b>Run</b></caption>{body}</table>" + cov._repr_html_()
 
 
 class _Timer:
@@ -269,7 +181,7 @@ def check_report_options(sc: Scenario) -> None:
     maps.scenario_tiles(sc)
 
 
-def _read_previous(sc: Scenario, previous: str | Path | None) -> annual.PreviousRun | None:
+def _read_previous(sc: Scenario, previous: str | Path | None) -> PreviousRun | None:
     if previous is not None:
         return annual.read_run(Path(previous))
     spec = sc.data.get("previous")

@@ -21,8 +21,8 @@ import shapely
 from planning import standards
 from planning.coverage import compute_coverage
 from planning.network import network_from_lines
+from planning.results import RunResult
 from planning.scenario import scenario_from_dict
-from planning.workflow import RunResult
 
 CRS = "EPSG:32650"
 X0, Y0 = 500_000.0, 3_400_000.0
