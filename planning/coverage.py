@@ -660,3 +660,30 @@ def _evaluate_one(
     if row["value"] == row["value"]:
         row["met"] = bool(row["value"] >= t.min)
     return row
+
+
+def accounting(cov: CoverageResult) -> dict[str, Any]:
+    """Check that every older person is covered, uncovered or excluded, per threshold.
+
+    Raises
+    ------
+    InputError
+        Never for valid data: a mismatch means a bug, and is reported loudly.
+
+    """
+    dem = cov.demand
+    eld = dem["elderly"].to_numpy()
+    reach = dem["snap_status"].to_numpy() == "ok"
+    out: dict[str, Any] = {"elderly_in": float(eld.sum())}
+    for t in cov.thresholds_min:
+        c = dem[col_covered(t)].to_numpy()
+        row = {
+            "covered": float(eld[c].sum()),
+            "uncovered": float(eld[~c & reach].sum()),
+            "excluded_unreachable": float(eld[~reach].sum()),
+        }
+        if not np.isclose(sum(row.values()), out["elderly_in"], rtol=1e-9, atol=1e-6):
+            msg = f"Accounting mismatch at {t:g} min: {row} vs {out['elderly_in']}."
+            raise InputError(msg)
+        out[f"{t:g}min"] = row
+    return out

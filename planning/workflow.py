@@ -37,8 +37,7 @@ from planning import (
     settings,
     standards,
 )
-from planning._errors import InputError
-from planning.coverage import CoverageResult, compute_coverage
+from planning.coverage import accounting, compute_coverage
 from planning.results import RUN_FORMAT_VERSION, PreviousRun, RunResult
 from planning.scenario import Scenario, load_scenario
 
@@ -463,31 +462,4 @@ def _outputs(out_dir: Path | None) -> dict[str, int]:
         rel = path.relative_to(out_dir)
         key = f"{rel.parts[0]}/*" if rel.parts[0] == "units" else rel.as_posix()
         out[key] = out.get(key, 0) + path.stat().st_size
-    return out
-
-
-def accounting(cov: CoverageResult) -> dict[str, Any]:
-    """Check that every older person is covered, uncovered or excluded, per threshold.
-
-    Raises
-    ------
-    InputError
-        Never for valid data: a mismatch means a bug, and is reported loudly.
-
-    """
-    dem = cov.demand
-    eld = dem["elderly"].to_numpy()
-    reach = dem["snap_status"].to_numpy() == "ok"
-    out: dict[str, Any] = {"elderly_in": float(eld.sum())}
-    for t in cov.thresholds_min:
-        c = dem[f"covered_{t:g}min"].to_numpy()
-        row = {
-            "covered": float(eld[c].sum()),
-            "uncovered": float(eld[~c & reach].sum()),
-            "excluded_unreachable": float(eld[~reach].sum()),
-        }
-        if not np.isclose(sum(row.values()), out["elderly_in"], rtol=1e-9, atol=1e-6):
-            msg = f"Accounting mismatch at {t:g} min: {row} vs {out['elderly_in']}."
-            raise InputError(msg)
-        out[f"{t:g}min"] = row
     return out

@@ -11,13 +11,13 @@ from shapely.geometry import LineString, Point, box
 from planning import network as nw
 from planning.access import coverage_matrix, snap_points
 from planning.coverage import (
+    accounting,
     compute_coverage,
     gap_clusters,
     two_step_fca,
     weighted_quantile,
 )
 from planning.standards import Target, Text
-from planning.workflow import accounting
 
 CRS = "EPSG:32650"
 
