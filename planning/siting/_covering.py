@@ -77,20 +77,10 @@ from tqdm.auto import tqdm
 
 from planning import settings
 from planning._errors import InputError
-from planning._siting_heuristics import (
-    CoreResult,
-    covered_weight,
-    curve_row,
-    curve_sites,
-    gap,
-    prefix_gains,
-    sequence,
-    site_loads,
-    solve_cap,
-    solve_cover,
-    solve_median,
-)
-from planning._siting_models import (
+from planning._validate import suggest
+from planning.access import nearest_times, snap_points
+from planning.network import Network
+from planning.siting._cores import (
     CapCore,
     CoverCore,
     GeoInput,
@@ -112,9 +102,19 @@ from planning._siting_models import (
     thin,
     within,
 )
-from planning._validate import suggest
-from planning.access import nearest_times, snap_points
-from planning.network import Network
+from planning.siting._heuristics import (
+    CoreResult,
+    covered_weight,
+    curve_row,
+    curve_sites,
+    gap,
+    prefix_gains,
+    sequence,
+    site_loads,
+    solve_cap,
+    solve_cover,
+    solve_median,
+)
 
 log = logging.getLogger(__name__)
 

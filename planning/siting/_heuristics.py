@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import sparse
 
 from planning._errors import InfeasibleError
-from planning._siting_models import (
+from planning.siting._cores import (
     Block,
     CapCore,
     CoverCore,
