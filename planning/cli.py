@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     settings.progress = not args.quiet
-    from planning._i18n import strings
+    from planning.report import strings
     from planning.scenario import load_scenario
     from planning.workflow import run_scenario
 

@@ -1,89 +1,52 @@
-"""Run a scenario end to end: load inputs, compute coverage, write the run folder.
+"""Run a scenario end to end: load its inputs, compute coverage, run the optional steps.
 
-The run folder holds ``index.html`` (the district at a glance), ``units/<unit>.html``
-(one gap report per unit), ``map.html`` and ``assets/`` (Leaflet, shared by every map
-page), ``coverage.xlsx``, ``results.gpkg`` (every layer), ``charts/*.png``, the tables
-``coverage_units.csv``, ``coverage_stations.csv``, ``targets.csv``, ``excluded.csv``
-(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present), the layers
-``demand.gpkg``, ``service_areas.gpkg``, ``gaps.gpkg``, and ``run.json`` (format
-version, inputs with checksums, parameters, rule set, targets, versions, timings and
-every excluded input with its reason). With a previous run folder, ``annual.html``
-compares this year with last year.
+The steps only orchestrate. Inputs are read by :mod:`planning.io`,
+:mod:`planning.network` and :mod:`planning.population`, coverage is computed by
+:mod:`planning.coverage`; a ``siting:`` section runs :mod:`planning.siting`, a
+``developments:`` section the 四同步 check of :mod:`planning.compliance`; with a previous
+run folder the run is compared with last year (:mod:`planning.report.annual`); the run
+folder is written by :func:`write_run` (:mod:`planning.report.run_folder`, importable
+from here with :func:`run_record`).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import platform
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import metadata
+import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
-from planning import (
-    _i18n,
-    _scenario_steps,
-    annual,
-    io,
-    network,
-    population,
-    settings,
-    standards,
-)
+from planning import io, network, population, standards
+from planning._errors import ScenarioError
 from planning.coverage import accounting, compute_coverage
-from planning.results import RUN_FORMAT_VERSION, PreviousRun, RunResult
+from planning.network import Network
+from planning.report import annual, lang_code, run_record, scenario_tiles, write_run
+from planning.report.run_folder import StepTimer
+from planning.results import PreviousRun, RunResult
 from planning.scenario import Scenario, load_scenario
+from planning.standards import RuleSet
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "RunResult",
+    "accounting",
+    "check_report_options",
+    "record_input",
+    "run_compliance",
+    "run_record",
+    "run_scenario",
+    "run_siting",
+    "write_run",
+]
 
-_VERSIONS = (
-    "planning",
-    "numpy",
-    "scipy",
-    "pandas",
-    "geopandas",
-    "shapely",
-    "pyproj",
-    "pyogrio",
-    "networkx",
-    "osmnx",
-    "rasterio",
-    "folium",
-    "folium-offline",
-    "jinja2",
-    "matplotlib",
-    "openpyxl",
-)
-#: Files and folders a run writes that may be absent from a later run into the same folder.
-_OPTIONAL_OUTPUTS = (
-    "annual.html",
-    "annual_units.csv",
-    "annual_targets.csv",
-    "annual_stations.csv",
-    "siting.csv",
-    "siting_curve.csv",
-    "siting.gpkg",
-    "compliance.csv",
-)
-
-
-class _Timer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - start, 3)
-        log.info("%s: %.2f s", name, self.timings[name])
+#: Keys of the scenario's ``siting:`` section passed on to the siting models.
+SITING_OPTIONS = (
+    "target_share", "max_time_min", "capacity_col", "demand_per_place", "require_full",
+    "threshold_a_min", "kind_a", "kind_b", "a_counts_for_b", "forced", "forbidden",
+    "budget", "cost_col", "equity_share", "unit_level", "mip_rel_gap",
+)  # fmt: skip
 
 
 def run_scenario(
@@ -118,7 +81,7 @@ def run_scenario(
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     check_report_options(sc)
     prev = _read_previous(sc, previous)
-    timer = _Timer()
+    timer = StepTimer()
     rule_spec = sc.data.get("rules", "china-baseline")
     if isinstance(rule_spec, dict):
         rules = standards.load_rules(
@@ -151,12 +114,12 @@ def run_scenario(
     result = RunResult(sc, rules, net, cov, units, None, timer.timings, inputs)
     if sc.section("siting"):
         with timer.step("siting"):
-            result.siting, result.siting_curve = _scenario_steps.run_siting(
+            result.siting, result.siting_curve = run_siting(
                 sc, net, demand, stations, units, cov.thresholds_min, inputs
             )
     if sc.section("developments"):
         with timer.step("compliance"):
-            result.compliance = _scenario_steps.run_compliance(sc, net, stations, rules, inputs)
+            result.compliance = run_compliance(sc, net, stations, rules, inputs)
     if prev is not None:
         with timer.step("compare"):
             result.comparison = annual.compare_runs(result, prev)
@@ -174,10 +137,8 @@ def check_report_options(sc: Scenario) -> None:
         When no report template exists for ``language`` or ``map:`` is unusable.
 
     """
-    from planning import maps
-
-    _i18n.lang_code(str(sc.data.get("language", "zh")))
-    maps.scenario_tiles(sc)
+    lang_code(str(sc.data.get("language", "zh")))
+    scenario_tiles(sc)
 
 
 def _read_previous(sc: Scenario, previous: str | Path | None) -> PreviousRun | None:
@@ -192,10 +153,6 @@ def _rules_name(sc: Scenario, spec: dict[str, Any]) -> str | Path:
     if name.endswith((".yaml", ".yml")):
         return sc.resolve(name)
     return name
-
-
-def _record(inputs: list[dict[str, Any]], role: str, path: Path) -> None:
-    _scenario_steps.record_input(inputs, role, path)
 
 
 def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> network.Network:
@@ -222,7 +179,7 @@ def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> n
         components=components,
         noding=spec.get("noding", "vertices"),
     )
-    _record(inputs, "network", path)
+    record_input(inputs, "network", path)
     return net
 
 
@@ -236,7 +193,7 @@ def _load_units(sc: Scenario, inputs: list[dict[str, Any]]) -> gpd.GeoDataFrame 
     if not spec:
         return None
     path = sc.resolve(spec["path"])
-    _record(inputs, "units", path)
+    record_input(inputs, "units", path)
     kwargs = _layer_kwargs(spec)
     return io.read_units(path, default_level=spec.get("default_level", "street"), **kwargs)
 
@@ -257,10 +214,10 @@ def _load_population(
         eld = _paths(sc, spec["elderly"])
         pop = _paths(sc, spec["population"]) if "population" in spec else None
         for p in eld + (pop or []):
-            _record(inputs, "population raster", p)
+            record_input(inputs, "population raster", p)
         return population.demand_from_rasters(eld, pop, crs=net.crs, units=units)
     path = sc.resolve(spec["path"])
-    _record(inputs, "population layer", path)
+    record_input(inputs, "population layer", path)
     layer = io.read_layer(path, **_layer_kwargs(spec))
     return population.demand_from_vector(
         layer,
@@ -275,7 +232,7 @@ def _load_population(
 def _load_stations(sc: Scenario, inputs: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     spec = sc.section("stations")
     path = sc.resolve(spec["path"])
-    _record(inputs, "stations", path)
+    record_input(inputs, "stations", path)
     return io.read_stations(
         path,
         id_col=spec.get("id_col", "station_id"),
@@ -284,182 +241,121 @@ def _load_stations(sc: Scenario, inputs: list[dict[str, Any]]) -> gpd.GeoDataFra
     )
 
 
-def write_run(result: RunResult, out_dir: Path, timer: _Timer | None = None) -> Path:
-    """Write the run folder of `result` into `out_dir` and return its path."""
-    from planning import charts, export, maps, report
+def run_siting(
+    sc: Scenario,
+    net: Network,
+    demand: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame | None,
+    thresholds_min: tuple[float, ...],
+    inputs: list[dict[str, Any]],
+) -> tuple[Any, pd.DataFrame | None]:
+    """Run the scenario's ``siting:`` section; return the result and the coverage curve.
 
-    timer = timer or _Timer()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out_dir)
-    result.out_dir = out_dir
-    language = str(result.scenario.data.get("language", "zh"))
-    with timer.step("write tables"):
-        _write_tables(result, out_dir)
-        if result.siting is not None:
-            _scenario_steps.write_siting(result.siting, result.siting_curve, out_dir)
-    with timer.step("workbook"):
-        export.write_workbook(result, out_dir / "coverage.xlsx")
-    with timer.step("geopackage"):
-        export.write_geopackage(result, out_dir / "results.gpkg")
-    with timer.step("charts"):
-        chart_files = charts.write_charts(result, out_dir, language=language)
-    with timer.step("map"):
-        pages = report.unit_pages(result.coverage.units)
-        data = maps.map_data(result, links=pages)
-        assets = out_dir / "assets"
-        maps.write_assets(assets)
-        title = f"{report.base_context(result)['title']} — {data.t['map_title']}"
-        page = maps.save_map(
-            maps.coverage_map(data),
-            out_dir / "map.html",
-            assets_dir=assets,
-            title=title,
-            lang=_i18n.html_lang(language),
+    Returns
+    -------
+    tuple
+        ``(SitingResult or None, curve table or None)``; ``(None, None)`` without the
+        section.
+    """
+    from planning import siting
+
+    spec = sc.section("siting")
+    if not spec:
+        return None, None
+    candidates = _candidates(sc, spec, inputs)
+    threshold = float(spec.get("threshold_min", thresholds_min[-1]))
+    common: dict[str, Any] = {
+        "threshold_min": threshold,
+        "weight": str(spec.get("weight", "elderly")),
+        "time_limit_s": float(spec.get("time_limit_s", 60.0)),
+        "max_snap_m": sc.max_snap_m,
+        "units": units,
+    }
+    options = {k: spec[k] for k in SITING_OPTIONS if k in spec}
+    if candidates is None:
+        candidates = siting.generate_candidates(
+            net, demand, stations, threshold_min=threshold, weight=common["weight"],
+            spacing_m=float(spec.get("candidate_spacing_m", 300.0)), max_snap_m=sc.max_snap_m,
+        )  # fmt: skip
+    result = siting.site_stations(
+        net, demand, stations, candidates, model=str(spec.get("model", "mclp")),
+        p=spec.get("p"), **common, **options,
+    )  # fmt: skip
+    curve = None
+    p_max = spec.get("curve_p_max")
+    if p_max:
+        curve_opts = {k: v for k, v in options.items() if k in ("forced", "forbidden")}
+        curve, _ = siting.coverage_curve(
+            net, demand, stations, candidates, p_max=int(p_max), **common, **curve_opts
         )
-        log.info("map: %s", page)
-    with timer.step("report"):
-        report.write_report(result, out_dir, data=data, charts=chart_files)
-    result.timings_s = timer.timings
-    (out_dir / "run.json").write_text(
-        json.dumps(run_record(result), ensure_ascii=False, indent=2, default=_json_default),
-        encoding="utf-8",
+    return result, curve
+
+
+def _candidates(
+    sc: Scenario, spec: dict[str, Any], inputs: list[dict[str, Any]]
+) -> gpd.GeoDataFrame | None:
+    cand = spec.get("candidates")
+    if cand is None:
+        return None
+    layer = {"path": cand} if isinstance(cand, str) else dict(cand)
+    if "path" not in layer:
+        msg = "scenario: 'siting.candidates' needs a 'path' to the candidate sites."
+        raise ScenarioError(msg)
+    path = sc.resolve(layer.pop("path"))
+    record_input(inputs, "candidate sites", path)
+    return io.read_stations(path, id_col="site_id", default_kind="station", **layer)
+
+
+def run_compliance(
+    sc: Scenario,
+    net: Network,
+    stations: gpd.GeoDataFrame,
+    scenario_rules: RuleSet,
+    inputs: list[dict[str, Any]],
+) -> Any:
+    """Run the scenario's ``developments:`` section (四同步 compliance), or return None.
+
+    The compliance rules are ``developments.rules`` when given, else the scenario's rule
+    set, which must then have a ``compliance:`` section.
+    """
+    from planning import compliance
+
+    spec = sc.section("developments")
+    if not spec:
+        return None
+    path = sc.resolve(spec["path"])
+    record_input(inputs, "developments", path)
+    facilities = spec.get("facilities")
+    fac_path = sc.resolve(facilities) if isinstance(facilities, str) else None
+    rules: RuleSet | str | Path = spec.get("rules", scenario_rules)
+    if isinstance(rules, str) and rules.endswith((".yaml", ".yml")):
+        rules = sc.resolve(rules)
+    if isinstance(rules, RuleSet) and not rules.compliance:
+        msg = (
+            f"scenario: the rule set '{rules.name}' has no compliance rules; name one in "
+            "`developments: {rules: ...}`, e.g. guangdong-city, guizhou-2022 or anhui-2022."
+        )
+        raise ScenarioError(msg)
+    asof = spec.get("asof") or (
+        dt.date(int(sc.data["year"]), 12, 31) if "year" in sc.data else dt.date.today()
     )
-    return out_dir
+    return compliance.check_developments(
+        path, fac_path, rules, asof=asof, network=net if spec.get("reach", True) else None,
+        stations=stations, columns=spec.get("columns"), crs=spec.get("crs"),
+        layer=spec.get("layer"),
+    )  # fmt: skip
 
 
-def _remove_stale(out_dir: Path) -> None:
-    """Remove outputs of an earlier run into the same folder that this run may not write."""
-    for name in _OPTIONAL_OUTPUTS:
-        (out_dir / name).unlink(missing_ok=True)
-    for pattern in ("units/*.html", "charts/*.png"):
-        for path in out_dir.glob(pattern):
-            path.unlink()
-
-
-def _write_tables(result: RunResult, out_dir: Path) -> None:
-    from planning import export
-
-    cov = result.coverage
-    units = pd.DataFrame(cov.units.drop(columns="geometry"))
-    units.to_csv(out_dir / "coverage_units.csv", index=False, float_format="%.10g")
-    sta = pd.DataFrame(cov.stations.drop(columns="geometry"))
-    sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
-    cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.10g")
-    cov.excluded.to_csv(out_dir / "excluded.csv", index=False)
-    _to_gpkg(cov.demand, out_dir / "demand.gpkg", "demand")
-    _to_gpkg(cov.service_areas, out_dir / "service_areas.gpkg", "service_areas")
-    _to_gpkg(cov.gaps, out_dir / "gaps.gpkg", "gaps")
-    sheets = export.workbook_sheets(result)
-    optional = {
-        "siting.csv": sheets.get("siting"),
-        "compliance.csv": sheets.get("compliance"),
-        "annual_units.csv": sheets.get("annual_units"),
-        "annual_targets.csv": sheets.get("annual_targets"),
-    }
-    if result.comparison is not None:
-        comp = result.comparison
-        optional["annual_stations.csv"] = pd.concat(
-            [
-                comp.stations_added.assign(change="added"),
-                comp.stations_closed.assign(change="closed"),
-                comp.stations_changed.assign(change="changed"),
-            ],
-            ignore_index=True,
-        )
-    for name, frame in optional.items():
-        if frame is not None:
-            frame.to_csv(out_dir / name, index=False, float_format="%.10g")
-
-
-def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    if path.exists():
-        path.unlink()
-    out = gdf.copy()
-    for col in out.columns:
-        if out[col].dtype == object and col != "geometry":
-            out[col] = out[col].astype("string")
-    out.to_file(path, layer=layer, driver="GPKG")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer | np.floating | np.bool_):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _VERSIONS:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def run_record(result: RunResult) -> dict[str, Any]:
-    """Return the provenance record written as ``run.json``."""
-    cov = result.coverage
-    excluded: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in cov.excluded.to_dict(orient="records")
-    ]
-    excluded += [
-        dict(r, item=f"network: {r['item']}") for r in result.network.summary()["excluded"]
-    ]
-    return {
-        "format_version": RUN_FORMAT_VERSION,
-        "scenario": str(result.scenario.path) if result.scenario.path else None,
-        "name": result.scenario.name,
-        "year": result.scenario.data.get("year"),
-        "language": result.scenario.data.get("language", "zh"),
-        "extent_lonlat": annual.extent_lonlat(result),
-        "inputs": result.inputs,
-        "parameters": {
-            "walk_speed_m_s": cov.walk_speed_m_s,
-            "thresholds_min": list(cov.thresholds_min),
-            "max_snap_m": result.scenario.max_snap_m,
-            "service_area_buffer_m": result.scenario.data.get(
-                "service_area_buffer_m", settings.service_area_buffer_m
-            ),
-            "analysis_crs": result.network.crs.to_string(),
-        },
-        "rules": result.rules.to_dict(),
-        "network": {k: v for k, v in result.network.summary().items() if k != "excluded"},
-        "totals": cov.totals,
-        "accounting": accounting(cov),
-        "targets": _records(cov.targets),
-        "excluded": excluded,
-        "siting": result.siting is not None,
-        "compliance": result.compliance is not None,
-        "previous": None
-        if result.comparison is None
-        else {
-            "path": str(result.comparison.previous.path),
-            "name": result.comparison.previous.record.get("name"),
-            "year": result.comparison.previous_year,
-        },
-        "outputs": _outputs(result.out_dir),
-        "versions": _versions(),
-        "timings_s": result.timings_s,
-    }
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Return a table as JSON-ready records (NaN as None)."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
-
-
-def _outputs(out_dir: Path | None) -> dict[str, int]:
-    """Return the files of a run folder with their sizes in bytes (unit pages summed)."""
-    if out_dir is None:
-        return {}
-    out: dict[str, int] = {}
-    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != "run.json"):
-        rel = path.relative_to(out_dir)
-        key = f"{rel.parts[0]}/*" if rel.parts[0] == "units" else rel.as_posix()
-        out[key] = out.get(key, 0) + path.stat().st_size
-    return out
+def record_input(inputs: list[dict[str, Any]], role: str, path: Path) -> None:
+    """Append an input file with its size and SHA-256 (all sidecars of a shapefile)."""
+    files = [path] if path.is_file() else []
+    if path.suffix.lower() == ".shp":
+        files = sorted(path.parent.glob(path.stem + ".*"))
+    digest = hashlib.sha256()
+    size = 0
+    for f in files:
+        data = f.read_bytes()
+        digest.update(data)
+        size += len(data)
+    inputs.append({"role": role, "path": str(path), "bytes": size, "sha256": digest.hexdigest()})

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from _report_fixtures import BRACES, EVIL, fake_compliance, fake_curve, fake_siting, tiny_run
 
-from planning import maps, settings
+from planning import settings
 from planning._errors import InputError
+from planning.report import layers, maps, palette, tiles
 
 
 @pytest.fixture(autouse=True)
@@ -44,34 +45,34 @@ def _layer_names(page: str) -> list[str]:
 
 # --------------------------------------------------------------------------- tiles
 def test_no_tiles_by_default_and_osm():
-    assert maps.tile_layers(None) == []
-    assert maps.tile_layers("none") == []
-    (osm,) = maps.tile_layers("OpenStreetMap")
+    assert tiles.tile_layers(None) == []
+    assert tiles.tile_layers("none") == []
+    (osm,) = tiles.tile_layers("OpenStreetMap")
     assert osm.url.startswith("https://tile.openstreetmap.org/{z}/{x}/{y}")
     assert "OpenStreetMap" in osm.attribution
 
 
 def test_tianditu_needs_a_key_and_has_its_annotation_layer():
     with pytest.raises(InputError, match="tiles_key"):
-        maps.tile_layers("tianditu")
-    base, notes = maps.tile_layers("tianditu", key="ab c/1")
+        tiles.tile_layers("tianditu")
+    base, notes = tiles.tile_layers("tianditu", key="ab c/1")
     assert "vec_w/wmts" in base.url and "LAYER=vec" in base.url
     assert "cva_w/wmts" in notes.url and notes.overlay
     assert base.url.endswith("tk=ab%20c%2F1") and base.subdomains == "01234567"
     assert "{z}" in base.url and "TILEROW={y}" in base.url and "TILECOL={x}" in base.url
-    img, cia = maps.tile_layers("tianditu-img", key="K")
+    img, cia = tiles.tile_layers("tianditu-img", key="K")
     assert "img_w" in img.url and "cia_w" in cia.url
 
 
 def test_custom_tiles_need_a_url_template():
-    (spec,) = maps.tile_layers("custom", url="http://tiles.intranet/{z}/{x}/{y}.png")
+    (spec,) = tiles.tile_layers("custom", url="http://tiles.intranet/{z}/{x}/{y}.png")
     assert spec.url == "http://tiles.intranet/{z}/{x}/{y}.png"
-    (direct,) = maps.tile_layers("http://t.local/{z}/{x}/{-y}.png", attribution="local")
+    (direct,) = tiles.tile_layers("http://t.local/{z}/{x}/{-y}.png", attribution="local")
     assert direct.attribution == "local"
     with pytest.raises(InputError, match=r"\{z\}, \{x\} and \{y\}"):
-        maps.tile_layers("custom", url="http://tiles.intranet/tile.png")
+        tiles.tile_layers("custom", url="http://tiles.intranet/tile.png")
     with pytest.raises(InputError, match=r"not a basemap choice.*tianditu"):
-        maps.tile_layers("google")
+        tiles.tile_layers("google")
 
 
 def test_scenario_tiles_reach_the_map(tmp_path):
@@ -83,21 +84,21 @@ def test_scenario_tiles_reach_the_map(tmp_path):
 
 # --------------------------------------------------------------------------- colours
 def test_share_and_density_colours():
-    assert maps.share_colour(float("nan")) == "#bdbdbd"
-    assert maps.share_colour(0.1) == "#d7191c"
-    assert maps.share_colour(0.95) == "#a6d96a"
-    assert maps.share_colour(1.0) == "#1a9641"
-    assert maps.density_colour(0) == maps.DENSITY_BINS[0][1]
-    assert maps.density_colour(1e6) == maps.DENSITY_BINS[-1][1]
-    colours = maps.kind_colours(["zeta", "station", "alpha"])
-    assert colours["station"] == maps.KIND_COLOURS["station"]
+    assert palette.share_colour(float("nan")) == "#bdbdbd"
+    assert palette.share_colour(0.1) == "#d7191c"
+    assert palette.share_colour(0.95) == "#a6d96a"
+    assert palette.share_colour(1.0) == "#1a9641"
+    assert palette.density_colour(0) == palette.DENSITY_BINS[0][1]
+    assert palette.density_colour(1e6) == palette.DENSITY_BINS[-1][1]
+    colours = palette.kind_colours(["zeta", "station", "alpha"])
+    assert colours["station"] == palette.KIND_COLOURS["station"]
     assert colours["alpha"] != colours["zeta"]
 
 
 def test_density_grid_keeps_every_older_person(run):
     demand = run.coverage.demand
     for cell in (50.0, 200.0, 500.0):
-        grid = maps.density_grid(demand, cell)
+        grid = layers.density_grid(demand, cell)
         assert grid["elderly"].sum() == pytest.approx(demand["elderly"].sum(), rel=1e-12)
         assert grid["elderly_per_km2"].iloc[0] == pytest.approx(
             grid["elderly"].iloc[0] / (cell * cell / 1e6)
@@ -105,14 +106,14 @@ def test_density_grid_keeps_every_older_person(run):
 
 
 def test_density_raster_covers_the_points(run):
-    pts = maps.density_points(run.coverage.demand)
-    raster = maps.density_raster(pts, 50.0)
+    pts = layers.density_points(run.coverage.demand)
+    raster = layers.density_raster(pts, 50.0)
     assert raster is not None
     assert raster.rgba.shape[2] == 4 and raster.rgba[..., 3].max() > 0
     (south, west), (north, east) = raster.bounds
     lonlat = run.coverage.demand.to_crs(4326)
     assert west <= lonlat.geometry.x.min() <= east and south <= lonlat.geometry.y.min() <= north
-    assert maps.density_raster(pts, 50.0, window=(0.0, 0.0, 1.0, 1.0)) is None
+    assert layers.density_raster(pts, 50.0, window=(0.0, 0.0, 1.0, 1.0)) is None
 
 
 # --------------------------------------------------------------------------- layers
@@ -156,7 +157,7 @@ def test_a_layer_with_nothing_to_draw_gets_a_note(run):
 
 
 def test_unit_map_highlights_its_unit_and_cuts_layers(full_run):
-    data = maps.map_data(full_run, language="en")
+    data = layers.map_data(full_run, language="en")
     page = _render(maps.unit_map(data, "U2"))
     assert '"own": 1' in page and '"own": 0' in page
     assert "Proposed sites" in page
@@ -165,7 +166,7 @@ def test_unit_map_highlights_its_unit_and_cuts_layers(full_run):
 
 
 def test_unit_links_in_popups(run):
-    data = maps.map_data(run, links={"U1": "units/U1.html"})
+    data = layers.map_data(run, links={"U1": "units/U1.html"})
     page = _render(maps.coverage_map(data))
     assert "units/U1.html" in page and 'target=\\"_top\\"' in page
 
@@ -217,7 +218,7 @@ def test_embedded_map_needs_no_files(run, tmp_path):
 
 
 def test_map_fragment_for_unit_pages(run, tmp_path):
-    data = maps.map_data(run)
+    data = layers.map_data(run)
     frag = maps.map_fragment(
         maps.unit_map(data, "U1"), assets_url="../assets", assets_dir=tmp_path / "assets"
     )
@@ -241,20 +242,20 @@ def test_write_assets_ships_leaflet_with_its_licence(tmp_path):
 
 
 def test_siting_and_compliance_accessors(full_run):
-    sites, curve = maps.siting_of(full_run)
+    sites, curve = layers.siting_of(full_run)
     assert list(sites["rank"]) == [1, 2] and curve is not None
-    assert maps.newly_covered_column(sites) == "elderly_newly_covered"
-    devs = maps.compliance_of(full_run)
+    assert layers.newly_covered_column(sites) == "elderly_newly_covered"
+    devs = layers.compliance_of(full_run)
     assert list(devs["verdict"]) == ["FAIL", "PASS", "UNKNOWN"]
     row = devs.iloc[0]
-    assert maps.reasons_of(row, "en") == "facility 20 m² short"
-    assert maps.reasons_of({"reasons": ["a", "b"]}, "zh") == "a; b"
-    assert maps.siting_tables(None) == (None, None)
+    assert layers.reasons_of(row, "en") == "facility 20 m² short"
+    assert layers.reasons_of({"reasons": ["a", "b"]}, "zh") == "a; b"
+    assert layers.siting_tables(None) == (None, None)
     no_rank = sites.drop(columns=["rank", "geometry"])
-    again, _ = maps.siting_tables(no_rank)
+    again, _ = layers.siting_tables(no_rank)
     assert list(again["rank"]) == [1, 2] and again.crs.to_epsg() == 4326
     with pytest.raises(InputError, match="lon/lat"):
-        maps.siting_tables(no_rank.drop(columns=["lon"]))
+        layers.siting_tables(no_rank.drop(columns=["lon"]))
     assert np.isfinite(again.geometry.x).all()
 
 

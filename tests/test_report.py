@@ -16,8 +16,9 @@ import pytest
 import yaml
 from _report_fixtures import EVIL, fake_compliance, fake_curve, fake_siting, tiny_inputs, tiny_run
 
-from planning import _i18n, annual, cli, export, report, settings
+from planning import cli, report, settings
 from planning._errors import InputError
+from planning.report import _i18n, annual, export
 from planning.workflow import run_record, write_run
 
 ROOT = Path(__file__).resolve().parent.parent

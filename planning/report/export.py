@@ -20,8 +20,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planning import _i18n
-from planning.maps import compliance_of, reasons_text, siting_of
+import planning.report._i18n as _i18n
+from planning.report.layers import compliance_of, reasons_text, siting_of
 from planning.results import RunResult
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ _FILE = "i18n.yaml"
 
 @cache
 def _table() -> dict[str, dict[str, str]]:
-    text = resources.files("planning").joinpath("templates", _FILE).read_text(encoding="utf-8")
+    path = resources.files("planning.report").joinpath("templates", _FILE)
+    text = path.read_text(encoding="utf-8")
     data: dict[str, dict[str, str]] = yaml.safe_load(text)
     return data
 
@@ -47,9 +48,9 @@ def lang_code(language: str) -> str:
     if code not in available:
         msg = (
             f"No report template for language {language!r}: the report strings "
-            f"(planning/templates/{_FILE}) exist in {', '.join(available)}. Set "
+            f"(planning/report/templates/{_FILE}) exist in {', '.join(available)}. Set "
             f"`language: zh` or `language: en` in the scenario, or add a '{code}' text to "
-            f"every key of planning/templates/{_FILE}."
+            f"every key of planning/report/templates/{_FILE}."
         )
         raise InputError(msg)
     return code

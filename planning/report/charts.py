@@ -20,8 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from planning import _i18n
-from planning.maps import THRESHOLD_COLOURS, kind_colours, share_colour, siting_of
+import planning.report._i18n as _i18n
+from planning.report.layers import siting_of
+from planning.report.palette import THRESHOLD_COLOURS, kind_colours, share_colour
 from planning.results import Comparison, RunResult
 
 log = logging.getLogger(__name__)

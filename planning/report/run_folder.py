@@ -1,0 +1,287 @@
+"""Write a run's folder: tables, layers, workbook, GeoPackage, charts, map, pages and run.json.
+
+The run folder holds ``index.html`` (the district at a glance), ``units/<unit>.html``
+(one gap report per unit), ``map.html`` and ``assets/`` (Leaflet, shared by every map
+page), ``coverage.xlsx``, ``results.gpkg`` (every layer), ``charts/*.png``, the tables
+``coverage_units.csv``, ``coverage_stations.csv``, ``targets.csv``, ``excluded.csv``
+(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present), the layers
+``demand.gpkg``, ``service_areas.gpkg``, ``gaps.gpkg``, and ``run.json`` (format
+version, inputs with checksums, parameters, rule set, targets, versions, timings and
+every excluded input with its reason). With a previous run folder, ``annual.html``
+compares this year with last year.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planning import settings
+from planning.coverage import accounting
+from planning.report._i18n import html_lang
+from planning.report.annual import extent_lonlat
+from planning.report.charts import write_charts
+from planning.report.context import base_context, unit_pages
+from planning.report.export import workbook_sheets, write_geopackage, write_workbook
+from planning.report.layers import map_data
+from planning.report.maps import coverage_map, save_map, write_assets
+from planning.report.pages import write_report
+from planning.results import RUN_FORMAT_VERSION, RunResult
+
+log = logging.getLogger(__name__)
+
+_VERSIONS = (
+    "planning",
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyogrio",
+    "networkx",
+    "osmnx",
+    "rasterio",
+    "folium",
+    "folium-offline",
+    "jinja2",
+    "matplotlib",
+    "openpyxl",
+)
+#: Files and folders a run writes that may be absent from a later run into the same folder.
+_OPTIONAL_OUTPUTS = (
+    "annual.html",
+    "annual_units.csv",
+    "annual_targets.csv",
+    "annual_stations.csv",
+    "siting.csv",
+    "siting_curve.csv",
+    "siting.gpkg",
+    "compliance.csv",
+)
+
+
+class StepTimer:
+    """Time the steps of a run, in seconds (``timings_s`` of ``run.json``)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time the block of a `with` statement as step `name` and log it."""
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        log.info("%s: %.2f s", name, self.timings[name])
+
+
+def write_run(result: RunResult, out_dir: Path, timer: StepTimer | None = None) -> Path:
+    """Write the run folder of `result` into `out_dir` and return its path."""
+    timer = timer or StepTimer()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_dir)
+    result.out_dir = out_dir
+    language = str(result.scenario.data.get("language", "zh"))
+    with timer.step("write tables"):
+        _write_tables(result, out_dir)
+        if result.siting is not None:
+            write_siting(result.siting, result.siting_curve, out_dir)
+    with timer.step("workbook"):
+        write_workbook(result, out_dir / "coverage.xlsx")
+    with timer.step("geopackage"):
+        write_geopackage(result, out_dir / "results.gpkg")
+    with timer.step("charts"):
+        chart_files = write_charts(result, out_dir, language=language)
+    with timer.step("map"):
+        pages = unit_pages(result.coverage.units)
+        data = map_data(result, links=pages)
+        assets = out_dir / "assets"
+        write_assets(assets)
+        title = f"{base_context(result)['title']} — {data.t['map_title']}"
+        page = save_map(
+            coverage_map(data),
+            out_dir / "map.html",
+            assets_dir=assets,
+            title=title,
+            lang=html_lang(language),
+        )
+        log.info("map: %s", page)
+    with timer.step("report"):
+        write_report(result, out_dir, data=data, charts=chart_files)
+    result.timings_s = timer.timings
+    (out_dir / "run.json").write_text(
+        json.dumps(run_record(result), ensure_ascii=False, indent=2, default=_json_default),
+        encoding="utf-8",
+    )
+    return out_dir
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Remove outputs of an earlier run into the same folder that this run may not write."""
+    for name in _OPTIONAL_OUTPUTS:
+        (out_dir / name).unlink(missing_ok=True)
+    for pattern in ("units/*.html", "charts/*.png"):
+        for path in out_dir.glob(pattern):
+            path.unlink()
+
+
+def _write_tables(result: RunResult, out_dir: Path) -> None:
+    cov = result.coverage
+    units = pd.DataFrame(cov.units.drop(columns="geometry"))
+    units.to_csv(out_dir / "coverage_units.csv", index=False, float_format="%.10g")
+    sta = pd.DataFrame(cov.stations.drop(columns="geometry"))
+    sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
+    cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.10g")
+    cov.excluded.to_csv(out_dir / "excluded.csv", index=False)
+    _to_gpkg(cov.demand, out_dir / "demand.gpkg", "demand")
+    _to_gpkg(cov.service_areas, out_dir / "service_areas.gpkg", "service_areas")
+    _to_gpkg(cov.gaps, out_dir / "gaps.gpkg", "gaps")
+    sheets = workbook_sheets(result)
+    optional = {
+        "siting.csv": sheets.get("siting"),
+        "compliance.csv": sheets.get("compliance"),
+        "annual_units.csv": sheets.get("annual_units"),
+        "annual_targets.csv": sheets.get("annual_targets"),
+    }
+    if result.comparison is not None:
+        comp = result.comparison
+        optional["annual_stations.csv"] = pd.concat(
+            [
+                comp.stations_added.assign(change="added"),
+                comp.stations_closed.assign(change="closed"),
+                comp.stations_changed.assign(change="changed"),
+            ],
+            ignore_index=True,
+        )
+    for name, frame in optional.items():
+        if frame is not None:
+            frame.to_csv(out_dir / name, index=False, float_format="%.10g")
+
+
+def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    if path.exists():
+        path.unlink()
+    out = gdf.copy()
+    for col in out.columns:
+        if out[col].dtype == object and col != "geometry":
+            out[col] = out[col].astype("string")
+    out.to_file(path, layer=layer, driver="GPKG")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer | np.floating | np.bool_):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_record(result: RunResult) -> dict[str, Any]:
+    """Return the provenance record written as ``run.json``."""
+    cov = result.coverage
+    excluded: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in cov.excluded.to_dict(orient="records")
+    ]
+    excluded += [
+        dict(r, item=f"network: {r['item']}") for r in result.network.summary()["excluded"]
+    ]
+    return {
+        "format_version": RUN_FORMAT_VERSION,
+        "scenario": str(result.scenario.path) if result.scenario.path else None,
+        "name": result.scenario.name,
+        "year": result.scenario.data.get("year"),
+        "language": result.scenario.data.get("language", "zh"),
+        "extent_lonlat": extent_lonlat(result),
+        "inputs": result.inputs,
+        "parameters": {
+            "walk_speed_m_s": cov.walk_speed_m_s,
+            "thresholds_min": list(cov.thresholds_min),
+            "max_snap_m": result.scenario.max_snap_m,
+            "service_area_buffer_m": result.scenario.data.get(
+                "service_area_buffer_m", settings.service_area_buffer_m
+            ),
+            "analysis_crs": result.network.crs.to_string(),
+        },
+        "rules": result.rules.to_dict(),
+        "network": {k: v for k, v in result.network.summary().items() if k != "excluded"},
+        "totals": cov.totals,
+        "accounting": accounting(cov),
+        "targets": _records(cov.targets),
+        "excluded": excluded,
+        "siting": result.siting is not None,
+        "compliance": result.compliance is not None,
+        "previous": None
+        if result.comparison is None
+        else {
+            "path": str(result.comparison.previous.path),
+            "name": result.comparison.previous.record.get("name"),
+            "year": result.comparison.previous_year,
+        },
+        "outputs": _outputs(result.out_dir),
+        "versions": _versions(),
+        "timings_s": result.timings_s,
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a table as JSON-ready records (NaN as None)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in r.items()} for r in clean.to_dict(orient="records")]
+
+
+def _outputs(out_dir: Path | None) -> dict[str, int]:
+    """Return the files of a run folder with their sizes in bytes (unit pages summed)."""
+    if out_dir is None:
+        return {}
+    out: dict[str, int] = {}
+    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != "run.json"):
+        rel = path.relative_to(out_dir)
+        key = f"{rel.parts[0]}/*" if rel.parts[0] == "units" else rel.as_posix()
+        out[key] = out.get(key, 0) + path.stat().st_size
+    return out
+
+
+def write_siting(siting_result: Any, curve: pd.DataFrame | None, out_dir: Path) -> list[str]:
+    """Write ``siting_curve.csv`` and ``siting.gpkg`` (proposed sites); return the names.
+
+    ``siting.csv`` and the curve chart are written with the other tables and charts.
+    """
+    written = []
+    if curve is not None:
+        table = curve.copy()
+        if "selected_ids" in table:
+            table["selected_ids"] = table["selected_ids"].map(
+                lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
+            )
+        table.to_csv(out_dir / "siting_curve.csv", index=False, float_format="%.10g")
+        written.append("siting_curve.csv")
+    layer = getattr(siting_result, "siting", None)
+    if layer is not None and len(layer):
+        path = out_dir / "siting.gpkg"
+        path.unlink(missing_ok=True)
+        layer.to_file(path, layer="siting", driver="GPKG")
+        written.append("siting.gpkg")
+    return written
