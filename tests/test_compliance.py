@@ -12,9 +12,9 @@ import pytest
 import shapely
 
 from planning import compliance
-from planning._compliance_io import parse_date
 from planning._errors import InputError, ScenarioError
 from planning.compliance import FAIL, NA, PASS, UNKNOWN, check_developments, write_outputs
+from planning.compliance._values import parse_date
 from planning.network import Network
 from planning.standards import available_rule_sets, load_rules
 
