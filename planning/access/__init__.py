@@ -1,17 +1,29 @@
-"""The access stage."""
+"""Snapping, the travel-time engine and service areas on a `Network`.
+
+Points (demand, stations, candidate sites) are snapped to the nearest point of the
+nearest edge, not only the nearest node. The connector from the point to the edge and
+the part of the edge to each end node are walked at the network's speed. A point
+farther than ``max_snap_m`` from every edge is reported unreachable.
+
+Travel times run on ``scipy.sparse.csgraph.dijkstra``. Each source is a virtual node
+joined to the two end nodes of its edge; a target's time is the best of its two end
+nodes plus its own connector, or the direct walk along a shared edge. Nearest-station
+times take one multi-source pass; what each source reaches within a limit takes bounded
+passes in chunks, stored as a sparse source × target matrix (never a dense one).
+
+The parts: ``_snap`` (snapping), ``_engine`` (nearest times and bounded reach),
+``_areas`` (service areas).
+"""
 
 from __future__ import annotations
 
-from planning.access._engine import (
-    MIN_TIME_S,
+from planning.access._areas import reachable_intervals, service_areas
+from planning.access._engine import MIN_TIME_S, coverage_matrix, nearest_times
+from planning.access._snap import (
     SNAP_NO_GEOMETRY,
     SNAP_OK,
     SNAP_TOO_FAR,
     Snapped,
-    coverage_matrix,
-    nearest_times,
-    reachable_intervals,
-    service_areas,
     snap_points,
 )
 

@@ -1,21 +1,86 @@
-"""The network stage."""
+"""Build the walking network: OSM files, line layers or an osmnx download → `Network`.
+
+A `Network` holds nodes and undirected edges as GeoDataFrames in a projected metric CRS,
+with ``length_m`` and ``travel_time_s`` per edge at a given walking speed, and a record of
+what was excluded (zero-length lines, invalid geometries, dropped components). All heavy
+computation runs on its sparse matrix (:meth:`Network.csr`), see :mod:`planning.access`.
+
+The readers: :func:`network_from_lines` (road centre-line layers, ``_lines``),
+:func:`network_from_xml` and :func:`network_from_osmnx` (OpenStreetMap, ``_osm``), and
+:func:`read_network`, which chooses one by file type. The type itself is in ``_model``.
+"""
 
 from __future__ import annotations
 
-from planning.network._lines import (
-    Network,
-    choose_metric_crs,
-    network_from_lines,
-    network_from_osmnx,
-    network_from_xml,
-    read_network,
-)
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from planning._errors import InputError
+from planning._validate import describe
+from planning.network._lines import choose_metric_crs, network_from_lines
+from planning.network._model import Components, Network, Noding
+from planning.network._osm import network_from_osmnx, network_from_xml
 
 __all__ = [
+    "Components",
     "Network",
+    "Noding",
     "choose_metric_crs",
     "network_from_lines",
     "network_from_osmnx",
     "network_from_xml",
     "read_network",
 ]
+
+_OSM_SUFFIXES = {".osm", ".xml", ".bz2", ".pbf"}
+_LINE_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
+
+
+def read_network(
+    source: str | Path | gpd.GeoDataFrame,
+    *,
+    layer: str | None = None,
+    crs: Any = None,
+    walk_speed_m_s: float | None = None,
+    components: Components = "largest",
+    noding: Noding = "vertices",
+) -> Network:
+    """Build a network from a path, choosing the reader by file type.
+
+    ``.osm``, ``.xml``, ``.osm.bz2`` and ``.pbf`` go to :func:`network_from_xml`; line
+    layers (``.shp``, ``.gpkg``, ``.geojson``, ...) and GeoDataFrames to
+    :func:`network_from_lines`.
+
+    Returns
+    -------
+    Network
+
+    """
+    if isinstance(source, gpd.GeoDataFrame):
+        return network_from_lines(
+            source,
+            crs=crs,
+            walk_speed_m_s=walk_speed_m_s,
+            components=components,
+            noding=noding,
+        )
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in _OSM_SUFFIXES:
+        return network_from_xml(path, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components)
+    if suffix in _LINE_SUFFIXES:
+        return network_from_lines(
+            path,
+            layer=layer,
+            crs=crs,
+            walk_speed_m_s=walk_speed_m_s,
+            components=components,
+            noding=noding,
+        )
+    msg = (
+        f"Unknown road file type {describe(path)}: expected one of "
+        f"{', '.join(sorted(_OSM_SUFFIXES | _LINE_SUFFIXES))}."
+    )
+    raise InputError(msg)
