@@ -180,6 +180,10 @@ def demand_from_rasters(
     dx, dy = _cell_shape_m(grid, out)
     out.attrs["cell_size_m"] = float(np.sqrt(dx * dy))
     out.attrs["cell_shape_m"] = (dx, dy)
+    out.attrs["grid"] = {
+        "crs": CRS.from_user_input(grid["crs"]).to_wkt(),
+        "transform": tuple(grid["transform"])[:6],
+    }
     out.attrs["report"] = report + out.attrs["report"]
     return out
 

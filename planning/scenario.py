@@ -51,7 +51,7 @@ _SCHEMA: dict[str, Any] = {
     "walk_speed_m_s": (int, float),
     "thresholds_min": list,
     "max_snap_m": (int, float),
-    "service_area_buffer_m": (int, float),
+    "service_area_cell_m": (int, float),
     "rules": (str, dict),
     "map": {"tiles", "tiles_key", "tiles_url", "attribution"},
     "previous": str,

@@ -21,8 +21,9 @@ thresholds_min: tuple[int, ...] = (5, 10, 15)
 #: Points farther than this from every network edge are reported unreachable (metres).
 max_snap_m: float = 300.0
 
-#: Width in metres by which reachable edge pieces are buffered to draw a service area.
-service_area_buffer_m: float = 50.0
+#: Cell size in metres of the grid on which service areas are drawn when the demand has
+#: no raster grid of its own (point or polygon demand); raster demand uses its raster.
+service_area_cell_m: float = 50.0
 
 #: Show tqdm progress bars on long steps.
 progress: bool = True

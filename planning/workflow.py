@@ -109,7 +109,7 @@ def run_scenario(
             thresholds_min=thresholds,
             max_snap_m=sc.max_snap_m,
             targets=list(rules.targets),
-            buffer_m=sc.data.get("service_area_buffer_m"),
+            cell_m=sc.data.get("service_area_cell_m"),
         )
     result = RunResult(sc, rules, net, cov, units, None, timer.timings, inputs)
     if sc.section("siting"):

@@ -16,7 +16,6 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from shapely.ops import substring
 
 from planning import settings
 from planning._errors import InputError
@@ -25,9 +24,11 @@ from planning.access import (
     SNAP_NO_GEOMETRY,
     SNAP_OK,
     SNAP_TOO_FAR,
+    Grid,
     coverage_matrix,
     nearest_times,
     reachable_intervals,
+    service_area_cells,
     service_areas,
     snap_points,
 )
@@ -529,8 +530,14 @@ def test_reachable_intervals_by_hand(line_net):
 
 def test_service_areas_by_hand(line_net):
     sources = snap_points(line_net, points([(200.0, 10.0), FAR]), max_snap_m=50.0)
+    grid = Grid.square(CRS, 5.0)
     out = service_areas(
-        line_net, sources, thresholds_min=[2, 0.1, 10, 1], buffer_m=5.0, progress=False
+        line_net,
+        sources,
+        thresholds_min=[2, 0.1, 10, 1],
+        grid=grid,
+        max_snap_m=50.0,
+        progress=False,
     )
     assert list(out.columns) == ["source", "threshold_min", "reach_length_m", "area_m2", "geometry"]
     assert out["source"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
@@ -538,15 +545,22 @@ def test_service_areas_by_hand(line_net):
     assert out["reach_length_m"].tolist() == pytest.approx(
         [0.0, 100.0, 220.0, 400.0, 0.0, 0.0, 0.0, 0.0], abs=0.006
     )
-    cap = CAPS * 25.0
-    assert out["area_m2"].tolist() == pytest.approx(
-        [0.0, 1000 + cap, 2200 + cap, 4000 + cap, 0.0, 0.0, 0.0, 0.0], abs=0.006
+    # 1 minute at 1 m/s, 10 s spent on the station's connector: a cell centre (x, y)
+    # beside the road B-C is reached when 10 + |x - 200| + |y| <= 60, a diamond of
+    # half-diagonal 50 m (area 2·50² = 5,000 m²) drawn in 5 m cells
+    one = out.geometry[1]
+    gx, gy = np.meshgrid(np.arange(100.0, 300.0, 5.0) + 2.5, np.arange(-60.0, 60.0, 5.0) + 2.5)
+    walk = 10.0 + np.abs(gx - 200.0) + np.abs(gy)
+    inside = shapely.contains_xy(one, X0 + gx, Y0 + gy)
+    clear = np.abs(walk - 60.0) > 1e-6  # centres exactly on the limit may go either way
+    assert (inside[clear] == (walk[clear] <= 60.0)).all()
+    assert (
+        (walk < 60.0 - 1e-6).sum() * 25.0 <= out["area_m2"][1] <= (walk <= 60.0 + 1e-6).sum() * 25
     )
-    # the 1-minute area is the band around x = 150..250 on the road
-    band = shapely.buffer(shapely.LineString([(X0 + 150, Y0), (X0 + 250, Y0)]), 5.0, quad_segs=4)
-    assert shapely.symmetric_difference(out.geometry[1], band).area == pytest.approx(0, abs=1e-6)
-    band = shapely.buffer(shapely.LineString([(X0 + 90, Y0), (X0 + 310, Y0)]), 5.0, quad_segs=4)
-    assert shapely.symmetric_difference(out.geometry[2], band).area == pytest.approx(0, abs=1e-6)
+    assert out["area_m2"][1] == pytest.approx(5000.0, rel=0.1)
+    # 10 minutes: the whole road with a 50 m band (max_snap_m): 400 × 100, and beyond the
+    # end nodes the points within 50 m of them, two half discs
+    assert out["area_m2"][3] == pytest.approx(400.0 * 100.0 + math.pi * 50.0**2, rel=0.01)
     # a threshold shorter than the connector and an unreachable station: empty polygons
     for i in (0, 4, 5, 6, 7):
         assert out.geometry[i].is_empty
@@ -556,52 +570,66 @@ def test_service_areas_by_hand(line_net):
 def test_service_areas_at_another_speed(line_net):
     net = line_net.with_speed(0.5)  # 1 minute = 30 m: 20 m beyond the connector
     sources = snap_points(net, points([(200.0, 10.0)]))
-    out = service_areas(net, sources, thresholds_min=[1, 5], buffer_m=2.0, progress=False)
+    out = service_areas(net, sources, thresholds_min=[1, 5], progress=False)
     # 5 minutes = 150 m: 140 m each way from S reaches B and C (100 m) and 40 m beyond,
     # B at 110 m → 40 m on A-B; C → 40 m on C-D
     assert out["reach_length_m"].tolist() == pytest.approx([40.0, 280.0], abs=0.006)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_service_areas_match_networkx_reach(random_network, seed):
+def test_service_areas_hold_exactly_the_points_networkx_reaches(random_network, seed):
     net, _, _ = random_network(seed)
     speed = net.walk_speed_m_s
     rng = np.random.default_rng(2000 + seed)
     sources = snap_points(net, points([tuple(rng.uniform(0.3 * SIZE, 0.7 * SIZE, 2))]))
-    t_min, buffer_m = 6.0, 20.0
+    t_min, cell, snap = 6.0, 20.0, 60.0
     limit = t_min * 60.0
-    out = service_areas(
-        net, sources, thresholds_min=[t_min / 2, t_min], buffer_m=buffer_m, progress=False
+    cells = service_area_cells(
+        net,
+        sources,
+        thresholds_min=[t_min / 2, t_min],
+        grid=Grid.square(CRS, cell),
+        max_snap_m=snap,
+        progress=False,
     )
-    area = out.geometry[1]
-    assert shapely.covers(out.geometry[1].buffer(1e-6), out.geometry[0])
+    out = cells.areas
+    assert shapely.covers(out.geometry[1], out.geometry[0])
 
-    g = reference_graph(net, src=sources)
+    # every cell centre of the area's bounding box, timed independently: its nearest
+    # edge by brute force, then networkx from the station to the point on that edge
+    x0, y0, x1, y1 = out.geometry[1].buffer(3 * cell).bounds
+    xs = np.arange(np.floor(x0 / cell), np.ceil(x1 / cell)) * cell + cell / 2
+    ys = np.arange(np.floor(y0 / cell), np.ceil(y1 / cell)) * cell + cell / 2
+    gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
+    pts = shapely.points(gx, gy)
+    lines = net.edges.geometry.to_numpy()
+    dist = shapely.distance(pts[:, None], lines[None, :])
+    near = dist.argmin(axis=1)
+    d = dist[np.arange(len(pts)), near]
+    targets = snap_points(net, gpd.GeoDataFrame(geometry=pts, crs=CRS), max_snap_m=snap)
+    assert (targets.edge[d <= snap - 1e-6] == near[d <= snap - 1e-6]).all()
+    g = reference_graph(net, src=sources, tgt=targets)
     times = nx.single_source_dijkstra_path_length(g, ("src", 0), weight="weight")
+    t = np.array([times.get(("tgt", i), np.inf) for i in range(len(pts))])
+    clear = np.abs(t - limit) > 1e-6  # leave out centres exactly on the limit
+    for k, t_lim in ((0, limit / 2), (1, limit)):
+        inside = shapely.contains_xy(out.geometry[k], gx, gy)
+        ok = np.abs(t - t_lim) > 1e-6
+        assert (inside[ok] == (t[ok] <= t_lim)).all()
+    assert (t[clear] <= limit).sum() > 100
+    # the dissolved disk of a single station is its area; the ring is the difference
+    rings = cells.dissolved(CRS)
+    disk = rings.query("kind == 'disk' and to_min == @t_min").geometry.iloc[0]
+    assert shapely.symmetric_difference(disk, out.geometry[1]).area == pytest.approx(0, abs=1e-6)
+    ring = rings.query("kind == 'ring' and to_min == @t_min")["area_m2"].iloc[0]
+    assert ring == pytest.approx(out["area_m2"][1] - out["area_m2"][0], abs=0.1)
+
+    # reach length against the networkx node times
     t_node = np.array([times.get(n, np.inf) for n in range(net.n_nodes)])
     own, p0, c0 = sources.edge[0], sources.pos_m[0], sources.snap_dist_m[0]
-    lines = net.edges.geometry.to_numpy()
     length = net.edges["length_m"].to_numpy()
     u, v = net.edges["u"].to_numpy(), net.edges["v"].to_numpy()
-
-    def time_along(k, s):
-        t = np.minimum(t_node[u[k]] + s / speed, t_node[v[k]] + (length[k] - s) / speed)
-        if k == own:
-            t = np.minimum(t, (c0 + np.abs(s - p0)) / speed)
-        return t
-
-    # every sample point of the network reachable within the limit is inside the polygon
-    inside = 0
-    for k in range(len(lines)):
-        s = np.append(np.arange(0.0, length[k], 5.0), length[k])
-        ok = time_along(k, s) <= limit - 1e-6
-        pts = shapely.line_interpolate_point(lines[k], s[ok])
-        assert shapely.covers(area, pts).all(), f"edge {k}"
-        inside += ok.sum()
-    assert inside > 50
-
-    # the exact reachable pieces, from the networkx times
-    pieces, total = [], 0.0
+    total = 0.0
     for k in range(len(lines)):
         ivs = []
         if t_node[u[k]] <= limit:
@@ -613,20 +641,4 @@ def test_service_areas_match_networkx_reach(random_network, seed):
             ivs.append((max(0.0, p0 - r), min(length[k], p0 + r)))
         covered = shapely.union_all([shapely.LineString([(a, 0), (b, 0)]) for a, b in ivs if b > a])
         total += covered.length
-        pieces += [substring(lines[k], a, b) for a, b in ivs if b > a]
-    reach = shapely.union_all(pieces)
     assert out["reach_length_m"][1] == pytest.approx(total, abs=0.006)
-
-    # nothing beyond: the polygon's vertices and a grid of its points are within buffer_m
-    # of a reachable network point
-    vertices = shapely.points(shapely.get_coordinates(area))
-    assert shapely.distance(reach, vertices).max() <= buffer_m + 1e-6
-    x0, y0, x1, y1 = area.bounds
-    gx, gy = np.meshgrid(np.arange(x0, x1, 7.0), np.arange(y0, y1, 7.0))
-    grid = shapely.points(gx.ravel(), gy.ravel())
-    grid = grid[shapely.contains(area, grid)]
-    assert len(grid) > 100
-    assert shapely.distance(reach, grid).max() <= buffer_m + 1e-6
-    # and the area is the band around those pieces
-    expected = shapely.buffer(reach, buffer_m, quad_segs=4)
-    assert out["area_m2"][1] == pytest.approx(expected.area, rel=1e-4)

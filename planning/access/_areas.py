@@ -1,16 +1,20 @@
-"""Service areas: the reachable edge pieces of each source, drawn as network polygons."""
+"""Service areas: what each source reaches within each threshold, drawn as it is counted."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import csgraph
-from tqdm.auto import tqdm
+from scipy import sparse
 
 from planning import settings
-from planning.access._engine import _augmented
-from planning.access._snap import Snapped
+from planning.access._bounded import Block, anchors, gather, reach_radius_m
+from planning.access._engine import reach_matrix
+from planning.access._grid import Grid, to_crs
+from planning.access._snap import Snapped, snap_points
 from planning.network import Network
 
 
@@ -19,14 +23,18 @@ def service_areas(
     sources: Snapped,
     *,
     thresholds_min: tuple[float, ...] | list[float],
-    buffer_m: float | None = None,
+    grid: Grid | None = None,
+    max_snap_m: float | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Draw each source's walking service area at each threshold.
+    """Draw each source's walking service area at each threshold, as the engine counts.
 
-    The area is the union of the reachable edge pieces (edges cut where the remaining
-    time runs out, the source's own edge walked both ways from its snapped point)
-    buffered by `buffer_m`: a network polygon, not a circle or a convex hull.
+    Every cell of `grid` within straight-line reach of a source is snapped to the
+    network and timed exactly like a demand point (the walk to the nearest road, up to
+    `max_snap_m`, then along the network); a source's T-minute area is the union of the
+    cells it reaches within T. So the band around the roads widens where time remains
+    and closes where it runs out, and a point at a cell centre (a demand point of a
+    raster grid) is inside the area exactly when it is counted covered.
 
     Parameters
     ----------
@@ -35,9 +43,11 @@ def service_areas(
         Snapped stations; unreachable ones get an empty geometry.
     thresholds_min : list of float
         Thresholds in minutes.
-    buffer_m : float, optional
-        Half-width in metres of the band drawn around reachable pieces; default
-        ``settings.service_area_buffer_m``.
+    grid : Grid, optional
+        Cells to evaluate; default a square grid of ``settings.service_area_cell_m``.
+    max_snap_m : float, optional
+        Longest walk from a cell to the road, as used for the demand; default
+        ``settings.max_snap_m``.
     progress : bool, optional
         Show a progress bar.
 
@@ -45,51 +55,171 @@ def service_areas(
     -------
     pandas.DataFrame
         One row per source and threshold: ``source`` (position in `sources`),
-        ``threshold_min``, ``reach_length_m``, ``area_m2``, ``geometry`` (shapely, in
-        the network CRS).
+        ``threshold_min``, ``reach_length_m`` (network length reached), ``area_m2``,
+        ``geometry`` (shapely, in the network CRS).
 
     """
-    width = settings.service_area_buffer_m if buffer_m is None else float(buffer_m)
+    cells = service_area_cells(
+        network,
+        sources,
+        thresholds_min=thresholds_min,
+        grid=grid,
+        max_snap_m=max_snap_m,
+        progress=progress,
+    )
+    return cells.areas
+
+
+@dataclass(frozen=True)
+class AreaCells:
+    """Service areas with the cells they were drawn from.
+
+    Attributes
+    ----------
+    areas : pandas.DataFrame
+        As returned by :func:`service_areas`.
+    grid : Grid
+    rows, cols : numpy.ndarray
+        The cells evaluated.
+    time_s : scipy.sparse.csr_matrix
+        Source × cell travel times within the largest threshold.
+
+    """
+
+    areas: pd.DataFrame
+    grid: Grid
+    rows: np.ndarray
+    cols: np.ndarray
+    time_s: sparse.csr_matrix
+
+    def dissolved(self, crs: object) -> gpd.GeoDataFrame:
+        """Return the covered area per threshold as disks (0–T) and rings (T₋₁–T)."""
+        thresholds = sorted(set(self.areas["threshold_min"]))
+        csc = self.time_s.tocsc()
+        best = np.full(csc.shape[1], np.inf)
+        filled = np.flatnonzero(np.diff(csc.indptr))
+        if len(filled):
+            best[filled] = np.minimum.reduceat(csc.data, csc.indptr[filled])
+        records, geoms = [], []
+        lower = 0.0
+        for t in thresholds:
+            for kind, hit in (
+                ("disk", best <= t * 60.0),
+                ("ring", (best > lower * 60.0) & (best <= t * 60.0)),
+            ):
+                geoms.append(self.grid.polygon(self.rows[hit], self.cols[hit]))
+                records.append(
+                    {"kind": kind, "from_min": 0.0 if kind == "disk" else lower, "to_min": t}
+                )
+            lower = t
+        geoms = to_crs(geoms, self.grid.crs, crs)
+        out = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry=geoms, crs=crs)
+        out["area_m2"] = out.geometry.area.round(2)
+        return out
+
+
+def service_area_cells(
+    network: Network,
+    sources: Snapped,
+    *,
+    thresholds_min: tuple[float, ...] | list[float],
+    grid: Grid | None = None,
+    max_snap_m: float | None = None,
+    progress: bool | None = None,
+) -> AreaCells:
+    """Return :func:`service_areas` with the cells and times they were drawn from.
+
+    Use :meth:`AreaCells.dissolved` for the covered area per threshold (ArcGIS's
+    "disks" 0–T and "rings" between thresholds).
+    """
     thresholds = sorted(float(t) for t in thresholds_min)
-    records: list[dict[str, object]] = []
-    src_pos = np.flatnonzero(sources.ok)
-    n = network.n_nodes
-    graph = _augmented(network, sources)
-    chunk = max(1, settings.dijkstra_chunk_size)
-    show = settings.progress if progress is None else progress
+    grid = grid or Grid.square(network.crs, settings.service_area_cell_m)
     limit = max(thresholds) * 60.0
-    steps = range(0, len(src_pos), chunk)
-    for start in tqdm(steps, desc="service areas", disable=not show or len(steps) < 4):
-        ids = np.arange(start, min(start + chunk, len(src_pos)))
-        dist = csgraph.dijkstra(graph, directed=True, indices=n + ids, limit=limit)[:, :n]
-        for row, k in enumerate(ids):
-            for t_min in thresholds:
-                lines = _reachable_pieces(network, sources, int(src_pos[k]), dist[row], t_min)
-                records.append(_area_record(int(src_pos[k]), t_min, lines, width))
-    for pos in np.flatnonzero(~sources.ok):
-        for t_min in thresholds:
-            records.append(_area_record(int(pos), t_min, [], width))
+    ok = sources.ok
+    radius = reach_radius_m(network, limit)
+    rows, cols = grid.cells_near(anchors(network, sources)[ok], network.crs, radius)
+    xy = grid.centres(rows, cols, network.crs)
+    cells = snap_points(
+        network,
+        gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=network.crs),
+        max_snap_m=max_snap_m,
+    )
+    lengths = _ReachLength(network, sources, thresholds)
+    times = reach_matrix(
+        network, sources, cells, limit_s=limit, progress=progress, on_block=lengths.add
+    )
+    records: list[dict[str, object]] = []
+    for pos in range(len(sources)):
+        row = times.getrow(pos)
+        for k, t_min in enumerate(thresholds):
+            hit = row.indices[row.data <= t_min * 60.0]
+            records.append(
+                {
+                    "source": pos,
+                    "threshold_min": t_min,
+                    "reach_length_m": round(float(lengths.total[pos, k]), 2),
+                    "geometry": grid.polygon(rows[hit], cols[hit]),
+                }
+            )
     out = pd.DataFrame.from_records(records)
-    return out.sort_values(["source", "threshold_min"], ignore_index=True)
+    out["geometry"] = pd.Series(to_crs(list(out["geometry"]), grid.crs, network.crs), dtype=object)
+    out.insert(3, "area_m2", shapely.area(out["geometry"].to_numpy()).round(2))
+    return AreaCells(out, grid, rows, cols, times)
 
 
-def _area_record(
-    pos: int, t_min: float, lines: list[shapely.LineString], width: float
-) -> dict[str, object]:
-    if not lines:
-        geom = shapely.Polygon()
-        length = 0.0
-    else:
-        multi = shapely.multilinestrings(lines)
-        geom = shapely.buffer(multi, width, quad_segs=4)
-        length = float(sum(line.length for line in lines))
-    return {
-        "source": pos,
-        "threshold_min": t_min,
-        "reach_length_m": round(length, 2),
-        "area_m2": round(float(geom.area), 2),
-        "geometry": geom,
-    }
+class _ReachLength:
+    """Accumulate the network length each source reaches within each threshold."""
+
+    def __init__(self, network: Network, sources: Snapped, thresholds: list[float]) -> None:
+        self.network = network
+        self.sources = sources
+        self.limits = np.array(thresholds) * 60.0
+        self.total = np.zeros((len(sources), len(thresholds)))
+        e = network.edges
+        self.u, self.v = e["u"].to_numpy(), e["v"].to_numpy()
+        self.length = e["length_m"].to_numpy()
+        ends = np.concatenate([self.u, self.v])
+        order = np.argsort(ends, kind="stable")
+        self.incident = np.concatenate([np.arange(len(e))] * 2)[order]
+        self.ptr = np.searchsorted(ends[order], np.arange(network.n_nodes + 1))
+
+    def add(self, block: Block) -> None:
+        """Add the reach of one bounded search."""
+        sub = block.nodes
+        edges = np.unique(self.incident[gather(self.ptr, sub)])
+        lu, lv = np.searchsorted(sub, self.u[edges]), np.searchsorted(sub, self.v[edges])
+        lu, lv = np.minimum(lu, len(sub) - 1), np.minimum(lv, len(sub) - 1)
+        # an end outside the subgraph is beyond reach: its time is inf
+        times = np.column_stack([block.time_s, np.full(len(block.sources), np.inf)])
+        lu = np.where(sub[lu] == self.u[edges], lu, len(sub))
+        lv = np.where(sub[lv] == self.v[edges], lv, len(sub))
+        length = self.length[edges]
+        speed = self.network.walk_speed_m_s
+        tu, tv = times[:, lu], times[:, lv]
+        for k, limit in enumerate(self.limits):
+            with np.errstate(invalid="ignore"):
+                ru = np.nan_to_num(np.clip((limit - tu) * speed, 0.0, None))
+                rv = np.nan_to_num(np.clip((limit - tv) * speed, 0.0, None))
+            reach = np.minimum(length, ru + rv)
+            own = self.sources.edge[block.sources]
+            self.total[block.sources, k] += reach.sum(axis=1)
+            for i, pos in enumerate(block.sources):
+                r0 = limit * speed - self.sources.snap_dist_m[pos]
+                if r0 <= 0:
+                    continue
+                p, le = self.sources.pos_m[pos], self.length[own[i]]
+                ivs = [(p - r0, p + r0)]
+                j = np.flatnonzero(edges == own[i])
+                if len(j):
+                    ivs += [(0.0, ru[i, j[0]]), (le - rv[i, j[0]], le)]
+                    self.total[pos, k] -= reach[i, j[0]]
+                self.total[pos, k] += _union_length(ivs, le)
+
+
+def _union_length(intervals: list[tuple[float, float]], length: float) -> float:
+    """Return the length of the union of `intervals` clipped to [0, length]."""
+    clipped = [(max(a, 0.0), min(b, length)) for a, b in intervals]
+    return sum(b - a for a, b in _merge([iv for iv in clipped if iv[1] > iv[0]]))
 
 
 def reachable_intervals(
@@ -141,22 +271,3 @@ def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             merged.append((a, b))
     return merged
-
-
-def _reachable_pieces(
-    network: Network, sources: Snapped, pos: int, node_time_s: np.ndarray, t_min: float
-) -> list[shapely.LineString]:
-    from shapely.ops import substring
-
-    geoms = network.edges.geometry.values
-    lengths = network.edges["length_m"].to_numpy()
-    pieces = []
-    for k, ivs in reachable_intervals(network, sources, pos, node_time_s, t_min).items():
-        for a, b in ivs:
-            if b - a >= lengths[k] - 1e-9:
-                pieces.append(geoms[k])
-            else:
-                piece = substring(geoms[k], a, b)
-                if isinstance(piece, shapely.LineString) and piece.length > 0:
-                    pieces.append(piece)
-    return pieces

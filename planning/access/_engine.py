@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ from scipy.sparse import csgraph
 from tqdm.auto import tqdm
 
 from planning import settings
+from planning.access._bounded import Block, bounded_blocks
 from planning.access._snap import Snapped, _end_costs
 from planning.network import Network
 
@@ -40,6 +42,7 @@ def _same_edge_pairs(network: Network, sources: Snapped, targets: Snapped) -> pd
     """Return direct along-edge times for source/target pairs that share an edge."""
     speed = network.walk_speed_m_s
     so, to = np.flatnonzero(sources.ok), np.flatnonzero(targets.ok)
+    to = to[np.isin(targets.edge[to], sources.edge[so])]
     s = pd.DataFrame(
         {
             "edge": sources.edge[so],
@@ -139,7 +142,9 @@ def coverage_matrix(
 
     Stored entries are travel times in seconds (at least ``MIN_TIME_S``); a missing
     entry means "not reachable within the limit". Memory grows with the number of
-    reachable pairs, never with sources × targets.
+    reachable pairs, never with sources × targets. Each source's search runs only on
+    the part of the network it can reach within the limit (tiles grown by the reach
+    radius), so its cost does not grow with the size of the network.
 
     Parameters
     ----------
@@ -156,24 +161,35 @@ def coverage_matrix(
         Shape ``(len(sources), len(targets))``.
 
     """
+    return reach_matrix(network, sources, targets, limit_s=limit_s, progress=progress)
+
+
+def reach_matrix(
+    network: Network,
+    sources: Snapped,
+    targets: Snapped,
+    *,
+    limit_s: float,
+    progress: bool | None = None,
+    on_block: Callable[[Block], None] | None = None,
+) -> sparse.csr_matrix:
+    """Return :func:`coverage_matrix`, calling `on_block` with every bounded search."""
     src_pos = np.flatnonzero(sources.ok)
     shape = (len(sources), len(targets))
     if len(src_pos) == 0 or not targets.ok.any():
         return sparse.csr_matrix(shape)
-    n = network.n_nodes
-    graph = _augmented(network, sources)
     ptr, att_tgt, att_cost = _node_attachments(network, targets)
-    chunk = max(1, settings.dijkstra_chunk_size)
     rows, cols, vals = [], [], []
     show = settings.progress if progress is None else progress
-    steps = range(0, len(src_pos), chunk)
-    for start in tqdm(steps, desc="reach", disable=not show or len(steps) < 4):
-        ids = np.arange(start, min(start + chunk, len(src_pos)))
-        dist = csgraph.dijkstra(graph, directed=True, indices=n + ids, limit=limit_s)[:, :n]
-        r, c, t = _expand(dist, ptr, att_tgt, att_cost, limit_s)
-        rows.append(src_pos[ids[r]])
-        cols.append(c)
-        vals.append(t)
+    with tqdm(total=len(src_pos), desc="reach", disable=not show) as bar:
+        for block in bounded_blocks(network, sources, limit_s):
+            r, c, t = _expand(block.time_s, block.nodes, ptr, att_tgt, att_cost, limit_s)
+            rows.append(block.sources[r])
+            cols.append(c)
+            vals.append(t)
+            if on_block is not None:
+                on_block(block)
+            bar.update(len(block.sources))
     direct = _same_edge_pairs(network, sources, targets)
     direct = direct[direct["time_s"] <= limit_s]
     rows.append(src_pos[direct["src"].to_numpy()])
@@ -183,10 +199,17 @@ def coverage_matrix(
 
 
 def _expand(
-    dist: np.ndarray, ptr: np.ndarray, att_tgt: np.ndarray, att_cost: np.ndarray, limit_s: float
+    dist: np.ndarray,
+    nodes: np.ndarray,
+    ptr: np.ndarray,
+    att_tgt: np.ndarray,
+    att_cost: np.ndarray,
+    limit_s: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r, node = np.nonzero(np.isfinite(dist))
-    d = dist[r, node]
+    """Return (row, target, time) for targets attached to the reached nodes of `dist`."""
+    r, local = np.nonzero(np.isfinite(dist))
+    d = dist[r, local]
+    node = nodes[local]
     counts = ptr[node + 1] - ptr[node]
     rep = np.repeat(np.arange(len(node)), counts)
     starts = np.repeat(ptr[node], counts)
@@ -205,10 +228,20 @@ def _min_csr(
     *,
     floor: float = MIN_TIME_S,
 ) -> sparse.csr_matrix:
-    """Build a CSR matrix keeping the minimum of duplicate entries, values ≥ `floor`."""
-    order = np.lexsort((vals, cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    data = np.maximum(vals[first], floor)
-    return sparse.csr_matrix((data, (rows[first], cols[first])), shape=shape)
+    """Build a CSR matrix keeping the minimum of duplicate entries, values ≥ `floor`.
+
+    One stable sort on a single int64 key, then ``np.minimum.reduceat`` over the runs
+    of equal keys: several times faster than a three-key lexsort on tens of millions.
+    """
+    n_rows, n_cols = shape
+    key = rows.astype(np.int64) * max(n_cols, 1) + cols.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    key, vals = key[order], vals[order]
+    if len(key) == 0:
+        return sparse.csr_matrix(shape)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    data = np.maximum(np.minimum.reduceat(vals, starts), floor)
+    ukey = key[starts]
+    r, c = ukey // max(n_cols, 1), ukey % max(n_cols, 1)
+    indptr = np.searchsorted(r, np.arange(n_rows + 1))
+    return sparse.csr_matrix((data, c, indptr), shape=shape)

@@ -13,7 +13,14 @@ from scipy import sparse
 
 from planning import settings
 from planning._errors import InputError
-from planning.access import Snapped, coverage_matrix, nearest_times, service_areas, snap_points
+from planning.access import (
+    Grid,
+    Snapped,
+    coverage_matrix,
+    nearest_times,
+    service_area_cells,
+    snap_points,
+)
 from planning.coverage._columns import _fmt, col_covered
 from planning.coverage._gaps import gap_clusters
 from planning.coverage._targets import _capacity_threshold, evaluate_targets, two_step_fca
@@ -39,13 +46,20 @@ class CoverageResult:
     units : geopandas.GeoDataFrame
         One row per unit (see :func:`unit_table`).
     service_areas : geopandas.GeoDataFrame
-        One polygon per station and threshold with the people reached.
+        One polygon per station and threshold with the people reached: the union of
+        the grid cells the engine counts reached (see :func:`planning.access.service_areas`).
     gaps : geopandas.GeoDataFrame
         Clusters of uncovered cells at the largest threshold, largest first.
     targets : pandas.DataFrame
         The rule set's targets with the values reached and whether they are met.
     excluded : pandas.DataFrame
         Every input left out of a measure, with its reason and counts.
+    covered_areas : geopandas.GeoDataFrame
+        The covered area per threshold, dissolved over stations: ``kind`` ``disk``
+        (0–T min) and ``ring`` (previous threshold–T), ``from_min``, ``to_min``,
+        ``area_m2``.
+    area_grid : str
+        The grid the areas are drawn on (the demand raster, or square cells).
 
     """
 
@@ -59,6 +73,8 @@ class CoverageResult:
     thresholds_min: tuple[float, ...]
     walk_speed_m_s: float
     totals: dict[str, float] = field(default_factory=dict)
+    covered_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
+    area_grid: str = ""
 
     def _repr_html_(self) -> str:
         cols = ["unit_id", "name", "elderly"] + [
@@ -84,7 +100,7 @@ def compute_coverage(
     thresholds_min: tuple[float, ...] | list[float] | None = None,
     max_snap_m: float | None = None,
     targets: list[Any] | tuple[Any, ...] = (),
-    buffer_m: float | None = None,
+    cell_m: float | None = None,
 ) -> CoverageResult:
     """Compute coverage of the demand by the stations on the network.
 
@@ -103,8 +119,9 @@ def compute_coverage(
         Largest connector in metres; default ``settings.max_snap_m``.
     targets : list of planning.standards.Target
         Targets to check (from the rule set in force).
-    buffer_m : float, optional
-        Service-area band half-width in metres.
+    cell_m : float, optional
+        Cell size in metres of the grid the service areas are drawn on when the demand
+        has no raster grid; default ``settings.service_area_cell_m``.
 
     Returns
     -------
@@ -130,11 +147,16 @@ def compute_coverage(
         cov, stations.get("capacity"), dem["elderly"].to_numpy(), limit_s=threshold_cap * 60
     )
     sta = _station_table(stations, dem, cov, snap_s, thresholds)
-    areas = _service_area_table(network, stations, snap_s, cov, dem, thresholds, buffer_m)
+    cell = settings.service_area_cell_m if cell_m is None else float(cell_m)
+    grid = Grid.of_demand(demand, network.crs, cell)
+    area_cells = service_area_cells(
+        network, snap_s, thresholds_min=thresholds, grid=grid, max_snap_m=max_snap_m
+    )
+    areas = _service_area_table(network, stations, area_cells.areas, cov, dem)
     unit_tab = unit_table(dem, stations, units, thresholds)
     excluded = _excluded(demand, stations, dem, snap_s)
-    cell = demand.attrs.get("cell_shape_m", demand.attrs.get("cell_size_m", 100.0))
-    gaps = gap_clusters(dem, thresholds[-1], cell_size_m=cell)
+    cell_shape = demand.attrs.get("cell_shape_m", demand.attrs.get("cell_size_m", 100.0))
+    gaps = gap_clusters(dem, thresholds[-1], cell_size_m=cell_shape)
     totals = _totals(dem, thresholds)
     tgt = evaluate_targets(targets, dem, stations, unit_tab, cov)
     return CoverageResult(
@@ -148,6 +170,8 @@ def compute_coverage(
         thresholds,
         network.walk_speed_m_s,
         totals,
+        area_cells.dissolved(network.crs),
+        _grid_label(demand, cell),
     )
 
 
@@ -240,16 +264,20 @@ def _station_table(
     return sta
 
 
+def _grid_label(demand: gpd.GeoDataFrame, cell_m: float) -> str:
+    if demand.attrs.get("grid"):
+        dx, dy = demand.attrs.get("cell_shape_m", (cell_m, cell_m))
+        return f"demand raster, {dx:.0f} × {dy:.0f} m"
+    return f"{cell_m:g} m squares"
+
+
 def _service_area_table(
     network: Network,
     stations: gpd.GeoDataFrame,
-    snap_s: Snapped,
+    areas: pd.DataFrame,
     cov: sparse.csr_matrix,
     dem: gpd.GeoDataFrame,
-    thresholds: tuple[float, ...],
-    buffer_m: float | None,
 ) -> gpd.GeoDataFrame:
-    areas = service_areas(network, snap_s, thresholds_min=thresholds, buffer_m=buffer_m)
     pos = areas["source"].to_numpy()
     eld, pop = dem["elderly"].to_numpy(), dem["population"].to_numpy()
     people_e, people_p = [], []

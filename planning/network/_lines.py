@@ -216,9 +216,7 @@ def _split_lines(lines: np.ndarray, noding: str) -> np.ndarray:
             out.append(lines[k])
             continue
         bounds = [a, *inner.tolist(), b]
-        out.extend(
-            shapely.LineString(xy[i : j + 1]) for i, j in pairwise(bounds)
-        )
+        out.extend(shapely.LineString(xy[i : j + 1]) for i, j in pairwise(bounds))
     log.info("split %d lines at %d shared vertices", int(np.unique(line[cut]).size), int(cut.sum()))
     return np.asarray(out, dtype=object)
 

@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 import planning.report._i18n as _i18n
-from planning import __version__, settings
+from planning import __version__
 from planning.population import assign_units
 from planning.report.layers import ATTRIBUTION, compliance_of, newly_covered_column, reasons_of
 from planning.results import RunResult
@@ -117,7 +117,7 @@ def base_context(result: RunResult, language: str | None = None) -> dict[str, An
             "speed": f"{cov.walk_speed_m_s:g}",
             "thresholds": ", ".join(f"{x:g}" for x in cov.thresholds_min),
             "max_snap": f"{result.scenario.max_snap_m:g}",
-            "buffer": f"{_buffer_m(result):g}",
+            "area_grid": cov.area_grid,
             "network": net,
         },
         "excluded": [
@@ -139,11 +139,6 @@ def base_context(result: RunResult, language: str | None = None) -> dict[str, An
         "comparison": result.comparison is not None,
         "compact": False,
     }
-
-
-def _buffer_m(result: RunResult) -> float:
-    value = result.scenario.data.get("service_area_buffer_m", settings.service_area_buffer_m)
-    return float(value)
 
 
 def _rules_context(result: RunResult, lang: str) -> dict[str, Any]:

@@ -27,7 +27,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planning import settings
 from planning.coverage import accounting
 from planning.report._i18n import html_lang
 from planning.report.annual import extent_lonlat
@@ -220,9 +219,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "walk_speed_m_s": cov.walk_speed_m_s,
             "thresholds_min": list(cov.thresholds_min),
             "max_snap_m": result.scenario.max_snap_m,
-            "service_area_buffer_m": result.scenario.data.get(
-                "service_area_buffer_m", settings.service_area_buffer_m
-            ),
+            "service_area_grid": cov.area_grid,
             "analysis_crs": result.network.crs.to_string(),
         },
         "rules": result.rules.to_dict(),
