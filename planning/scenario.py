@@ -5,6 +5,7 @@ the scenario file. See ``scenarios/wuhan-central.yaml`` for a complete example::
 
     name: my-district
     network: {path: roads.gpkg, layer: roads}          # or {osmnx: {place: "..."}}
+    # OSM networks: network: {path: city.osm.pbf, exclude: [elevated, tunnel]}
     population:
       elderly: [pop_60_f.tif, pop_60_m.tif]            # rasters summed, or
       # path: grid.gpkg, elderly_col: age60, population_col: total
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 from planning import settings
-from planning._errors import ScenarioError
+from planning._errors import InputError, ScenarioError
 from planning._validate import suggest
 
 _LAYER_KEYS = {"path", "layer", "crs", "x_col", "y_col", "columns"}
@@ -34,7 +35,7 @@ _SCHEMA: dict[str, Any] = {
     "description": (str, dict),
     "year": int,
     "language": str,
-    "network": {"path", "layer", "crs", "components", "osmnx", "noding"},
+    "network": {"path", "layer", "crs", "components", "osmnx", "noding", "exclude"},
     "population": {
         "elderly",
         "population",
@@ -250,3 +251,18 @@ def _check_parameters(data: dict[str, Any], where: str) -> None:
     if isinstance(net, dict) and "path" not in net and "osmnx" not in net:
         msg = f"{where}: 'network' needs 'path' (a road or OSM file) or 'osmnx' (a download)."
         raise ScenarioError(msg)
+    if isinstance(net, dict) and "exclude" in net:
+        _check_exclude(net["exclude"], where)
+
+
+def _check_exclude(value: Any, where: str) -> None:
+    """Refuse an unknown walk-filter rule in ``network: {exclude: [...]}``."""
+    from planning.network._walkfilter import check_exclude
+
+    if value is None or not isinstance(value, list):
+        msg = f"{where}: 'network.exclude' must be a list of rule names, e.g. [elevated, tunnel]."
+        raise ScenarioError(msg)
+    try:
+        check_exclude(value)
+    except InputError as exc:
+        raise ScenarioError(f"{where}: 'network.exclude': {exc}") from exc

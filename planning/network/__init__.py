@@ -12,6 +12,7 @@ The readers: :func:`network_from_lines` (road centre-line layers, ``_lines``),
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,13 @@ def read_network(
     walk_speed_m_s: float | None = None,
     components: Components = "largest",
     noding: Noding = "vertices",
+    exclude: Iterable[str] | None = None,
 ) -> Network:
     """Build a network from a path, choosing the reader by file type.
 
-    ``.osm``, ``.xml``, ``.osm.bz2`` and ``.pbf`` go to :func:`network_from_xml`; line
-    layers (``.shp``, ``.gpkg``, ``.geojson``, ...) and GeoDataFrames to
-    :func:`network_from_lines`.
+    ``.osm``, ``.xml``, ``.osm.bz2`` and ``.pbf`` go to :func:`network_from_xml` (which
+    alone uses `exclude`, its walk-filter rules); line layers (``.shp``, ``.gpkg``,
+    ``.geojson``, ...) and GeoDataFrames to :func:`network_from_lines`.
 
     Returns
     -------
@@ -69,7 +71,9 @@ def read_network(
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix in _OSM_SUFFIXES:
-        return network_from_xml(path, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components)
+        return network_from_xml(
+            path, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components, exclude=exclude
+        )
     if suffix in _LINE_SUFFIXES:
         return network_from_lines(
             path,
