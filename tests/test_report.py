@@ -290,8 +290,12 @@ def test_geopackage_has_every_layer(written):
     result, out = written
     layers = dict(pyogrio.list_layers(out / "results.gpkg"))
     assert list(layers) == [
-        "units", "stations", "service_areas", "gaps", "demand", "siting", "developments",
+        "units", "stations", "service_areas", "covered_areas", "gaps", "demand", "siting",
+        "developments",
     ]  # fmt: skip
+    disks = gpd.read_file(out / "results.gpkg", layer="covered_areas").query("kind == 'disk'")
+    assert disks["to_min"].tolist() == sorted(result.coverage.thresholds_min)
+    assert disks["area_m2"].is_monotonic_increasing
     units = gpd.read_file(out / "results.gpkg", layer="units")
     assert units.crs == result.coverage.units.crs and len(units) == 2
     assert gpd.read_file(out / "results.gpkg", layer="developments")["verdict"].tolist() == [

@@ -288,6 +288,7 @@ def geopackage_layers(result: RunResult) -> dict[str, gpd.GeoDataFrame]:
         "units": cov.units,
         "stations": cov.stations,
         "service_areas": cov.service_areas[~cov.service_areas.geometry.is_empty],
+        "covered_areas": _non_empty(cov.covered_areas),
         "gaps": cov.gaps,
         "demand": cov.demand,
     }
@@ -303,6 +304,12 @@ def geopackage_layers(result: RunResult) -> dict[str, gpd.GeoDataFrame]:
             change, on="unit_id", how="left"
         )
     return layers
+
+
+def _non_empty(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if gdf.empty or gdf.geometry.name not in gdf:
+        return gdf
+    return gdf[~gdf.geometry.is_empty]
 
 
 def write_geopackage(result: RunResult, path: Path) -> Path:
