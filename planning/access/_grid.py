@@ -58,6 +58,14 @@ class Grid:
         x, y = t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
         return np.column_stack(_to(self.crs, crs, x, y))
 
+    def cell_of(self, xy: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (rows, cols) of the cells holding the ``(n, 2)`` points of `crs`."""
+        gx, gy = _to(crs, self.crs, xy[:, 0], xy[:, 1])
+        inv = ~self.transform
+        col = np.floor(inv.a * gx + inv.b * gy + inv.c).astype(np.int64)
+        row = np.floor(inv.d * gx + inv.e * gy + inv.f).astype(np.int64)
+        return row, col
+
     def cells_near(self, xy: np.ndarray, crs: Any, radius: float) -> tuple[np.ndarray, ...]:
         """Return (rows, cols) of every cell meeting a square of half-side `radius`.
 

@@ -9,6 +9,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
 
 from planning import settings
@@ -149,8 +150,10 @@ def compute_coverage(
     sta = _station_table(stations, dem, cov, snap_s, thresholds)
     cell = settings.service_area_cell_m if cell_m is None else float(cell_m)
     grid = Grid.of_demand(demand, network.crs, cell)
+    own_grid = bool(demand.attrs.get("grid"))
+    points = None if own_grid else (shapely.get_coordinates(dem.geometry.values), cov)
     area_cells = service_area_cells(
-        network, snap_s, thresholds_min=thresholds, grid=grid, max_snap_m=max_snap_m
+        network, snap_s, thresholds_min=thresholds, grid=grid, max_snap_m=max_snap_m, points=points
     )
     areas = _service_area_table(network, stations, area_cells.areas, cov, dem)
     unit_tab = unit_table(dem, stations, units, thresholds)
