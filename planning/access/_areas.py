@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 from scipy import sparse
 
@@ -102,16 +103,17 @@ class AreaCells:
             best[filled] = np.minimum.reduceat(csc.data, csc.indptr[filled])
         records, geoms = [], []
         lower = 0.0
-        for t in thresholds:
-            for kind, hit in (
-                ("disk", best <= t * 60.0),
-                ("ring", (best > lower * 60.0) & (best <= t * 60.0)),
-            ):
-                geoms.append(self.grid.polygon(self.rows[hit], self.cols[hit]))
-                records.append(
-                    {"kind": kind, "from_min": 0.0 if kind == "disk" else lower, "to_min": t}
-                )
-            lower = t
+        with rasterio.Env():  # one GDAL environment for every polygon, not one each
+            for t in thresholds:
+                for kind, hit in (
+                    ("disk", best <= t * 60.0),
+                    ("ring", (best > lower * 60.0) & (best <= t * 60.0)),
+                ):
+                    geoms.append(self.grid.polygon(self.rows[hit], self.cols[hit]))
+                    records.append(
+                        {"kind": kind, "from_min": 0.0 if kind == "disk" else lower, "to_min": t}
+                    )
+                lower = t
         geoms = to_crs(geoms, self.grid.crs, crs)
         out = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry=geoms, crs=crs)
         out["area_m2"] = out.geometry.area.round(2)
@@ -164,18 +166,21 @@ def service_area_cells(
     if points is not None:
         times = _with_points(grid, network.crs, rows, cols, times, *points)
     records: list[dict[str, object]] = []
-    for pos in range(len(sources)):
-        row = times.getrow(pos)
-        for k, t_min in enumerate(thresholds):
-            hit = row.indices[row.data <= t_min * 60.0]
-            records.append(
-                {
-                    "source": pos,
-                    "threshold_min": t_min,
-                    "reach_length_m": round(float(lengths.total[pos, k]), 2),
-                    "geometry": grid.polygon(rows[hit], cols[hit]),
-                }
-            )
+    times = times.tocsr()
+    with rasterio.Env():  # one GDAL environment for every polygon, not one each
+        for pos in range(len(sources)):
+            part = slice(times.indptr[pos], times.indptr[pos + 1])
+            row_cells, row_s = times.indices[part], times.data[part]
+            for k, t_min in enumerate(thresholds):
+                hit = row_cells[row_s <= t_min * 60.0]
+                records.append(
+                    {
+                        "source": pos,
+                        "threshold_min": t_min,
+                        "reach_length_m": round(float(lengths.total[pos, k]), 2),
+                        "geometry": grid.polygon(rows[hit], cols[hit]),
+                    }
+                )
     out = pd.DataFrame.from_records(records)
     out["geometry"] = pd.Series(to_crs(list(out["geometry"]), grid.crs, network.crs), dtype=object)
     out.insert(3, "area_m2", shapely.area(out["geometry"].to_numpy()).round(2))

@@ -276,15 +276,14 @@ def _nothing_walkable(ways: _Ways, picked: _Picked, rules: tuple[str, ...], name
     counts = "; ".join(
         f"{reason}: {int(n)} ways" for reason, (n, _) in sorted(picked.dropped.items())
     )
-    clipped = (
-        f"; {picked.walkable} walkable ways left under 2 nodes after clipping"
-        if picked.walkable
-        else ""
-    )
+    clipped, fix = "", "Check the extract covers streets, or relax exclude."
+    if picked.walkable:
+        clipped = f"; {picked.walkable} walkable ways left under 2 nodes after clipping"
+        fix = "The extract is clipped too tightly: export a larger area around the study area."
     return (
         f"OSM file {name} holds no walkable way after the {describe_filter(rules)}: of "
         f"{ways.n_ways} ways, {ways.n_ways - len(ways.ids)} have no highway tag; dropped "
-        f"{counts or 'none'}{clipped}. Check the extract covers streets, or relax exclude."
+        f"{counts or 'none'}{clipped}. {fix}"
     )
 
 
