@@ -28,8 +28,8 @@ service_area_cell_m: float = 50.0
 #: Show tqdm progress bars on long steps.
 progress: bool = True
 
-#: Chunk size (number of sources) for bounded shortest-path passes; bounds memory.
-dijkstra_chunk_size: int = 256
+#: Most sources searched in one bounded shortest-path call (their windows side by side).
+dijkstra_chunk_size: int = 1024
 
 #: Our walk-filter rules applied on top of osmnx's walk filter to OpenStreetMap ways
 #: (planning.network._walkfilter): no walking on elevated or tunnelled trunk/motorway

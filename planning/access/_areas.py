@@ -236,34 +236,44 @@ class _ReachLength:
 
     def add(self, block: Block) -> None:
         """Add the reach of one bounded search."""
-        sub = block.nodes
-        edges = np.unique(self.incident[gather(self.ptr, sub)])
-        lu, lv = np.searchsorted(sub, self.u[edges]), np.searchsorted(sub, self.v[edges])
-        lu, lv = np.minimum(lu, len(sub) - 1), np.minimum(lv, len(sub) - 1)
-        # an end outside the subgraph is beyond reach: its time is inf
-        times = np.column_stack([block.time_s, np.full(len(block.sources), np.inf)])
-        lu = np.where(sub[lu] == self.u[edges], lu, len(sub))
-        lv = np.where(sub[lv] == self.v[edges], lv, len(sub))
-        length = self.length[edges]
+        m, n_nodes = len(self.length), self.network.n_nodes
         speed = self.network.walk_speed_m_s
-        tu, tv = times[:, lu], times[:, lv]
+        # every reached node lends its remaining walk to each edge it ends
+        idx = gather(self.ptr, block.node)
+        deg = np.diff(self.ptr)[block.node]
+        row = np.repeat(block.row, deg)
+        edge = self.incident[idx]
+        key = row * m + edge
+        order = np.argsort(key, kind="stable")
+        key, time_s = key[order], np.repeat(block.time_s, deg)[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+        group_row, group_edge = key[first] // m, key[first] % m
+        own = self.sources.edge[block.sources]
+        # the times at the two ends of each source's own edge (triples are sorted by row, node)
+        pair = block.row * n_nodes + block.node
+        mine = np.arange(len(block.sources)) * n_nodes
+        t_end = []
+        for end in (self.u[own], self.v[own]):
+            at = np.minimum(np.searchsorted(pair, mine + end), max(len(pair) - 1, 0))
+            hit = pair[at] == mine + end if len(pair) else np.zeros(len(own), dtype=bool)
+            t_end.append(np.where(hit, block.time_s[at] if len(pair) else np.inf, np.inf))
         for k, limit in enumerate(self.limits):
-            with np.errstate(invalid="ignore"):
-                ru = np.nan_to_num(np.clip((limit - tu) * speed, 0.0, None))
-                rv = np.nan_to_num(np.clip((limit - tv) * speed, 0.0, None))
-            reach = np.minimum(length, ru + rv)
-            own = self.sources.edge[block.sources]
-            self.total[block.sources, k] += reach.sum(axis=1)
+            ends = np.clip((limit - time_s) * speed, 0.0, None)
+            sums = np.add.reduceat(ends, first) if len(first) else ends
+            reach = np.minimum(self.length[group_edge], sums)
+            self.total[block.sources, k] += np.bincount(
+                group_row, weights=reach, minlength=len(block.sources)
+            )
             for i, pos in enumerate(block.sources):
                 r0 = limit * speed - self.sources.snap_dist_m[pos]
                 if r0 <= 0:
                     continue
-                p, le = self.sources.pos_m[pos], self.length[own[i]]
-                ivs = [(p - r0, p + r0)]
-                j = np.flatnonzero(edges == own[i])
-                if len(j):
-                    ivs += [(0.0, ru[i, j[0]]), (le - rv[i, j[0]], le)]
-                    self.total[pos, k] -= reach[i, j[0]]
+                e0 = own[i]
+                p, le = self.sources.pos_m[pos], self.length[e0]
+                ru = max((limit - t_end[0][i]) * speed, 0.0)
+                rv = max((limit - t_end[1][i]) * speed, 0.0)
+                self.total[pos, k] -= min(le, ru + rv)
+                ivs = [(p - r0, p + r0), (0.0, ru), (le - rv, le)]
                 self.total[pos, k] += _union_length(ivs, le)
 
 
