@@ -209,7 +209,7 @@ def bench_municipal(*, profile: bool = False) -> dict[str, Any]:
         },
     }
     if prof is not None:
-        out["profile_top"] = _top(prof, 30)
+        out["profile_top"] = _top(prof, 80)
     return out
 
 
