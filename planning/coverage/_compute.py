@@ -23,7 +23,8 @@ from planning.access import (
     snap_points,
 )
 from planning.coverage._columns import _fmt, col_covered
-from planning.coverage._gaps import gap_clusters
+from planning.coverage._gaps import gap_areas
+from planning.coverage._spots import best_spots, with_best_spots
 from planning.coverage._targets import _capacity_threshold, evaluate_targets, two_step_fca
 from planning.coverage._units import unit_table
 from planning.network import Network
@@ -50,7 +51,9 @@ class CoverageResult:
         One polygon per station and threshold with the people reached: the union of
         the grid cells the engine counts reached (see :func:`planning.access.service_areas`).
     gaps : geopandas.GeoDataFrame
-        Clusters of uncovered cells at the largest threshold, largest first.
+        The gap areas at the largest threshold, largest first (see
+        :func:`planning.coverage.gap_areas`), with the columns of their best spot
+        (``best_spot_id``, ``best_spot_elderly``, ``best_spot_lon``, ``best_spot_lat``).
     targets : pandas.DataFrame
         The rule set's targets with the values reached and whether they are met.
     excluded : pandas.DataFrame
@@ -61,6 +64,11 @@ class CoverageResult:
         ``area_m2``.
     area_grid : str
         The grid the areas are drawn on (the demand raster, or square cells).
+    max_snap_m : float
+        Largest connector in metres the run allowed.
+    best_spots : geopandas.GeoDataFrame
+        Per gap, the network point that would cover most of its older people (see
+        :func:`planning.coverage.best_spots`).
 
     """
 
@@ -76,6 +84,8 @@ class CoverageResult:
     totals: dict[str, float] = field(default_factory=dict)
     covered_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
     area_grid: str = ""
+    max_snap_m: float = field(default_factory=lambda: settings.max_snap_m)
+    best_spots: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
 
     def _repr_html_(self) -> str:
         cols = ["unit_id", "name", "elderly"] + [
@@ -158,16 +168,14 @@ def compute_coverage(
     areas = _service_area_table(network, stations, area_cells.areas, cov, dem)
     unit_tab = unit_table(dem, stations, units, thresholds)
     excluded = _excluded(demand, stations, dem, snap_s)
-    cell_shape = demand.attrs.get("cell_shape_m", demand.attrs.get("cell_size_m", 100.0))
-    gaps = gap_clusters(dem, thresholds[-1], cell_size_m=cell_shape)
     totals = _totals(dem, thresholds)
     tgt = evaluate_targets(targets, dem, stations, unit_tab, cov)
-    return CoverageResult(
+    result = CoverageResult(
         dem,
         sta,
         unit_tab,
         areas,
-        gaps,
+        gpd.GeoDataFrame(),
         tgt,
         excluded,
         thresholds,
@@ -175,7 +183,16 @@ def compute_coverage(
         totals,
         area_cells.dissolved(network.crs),
         _grid_label(demand, cell),
+        settings.max_snap_m if max_snap_m is None else float(max_snap_m),
     )
+    gaps = gap_areas(result)
+    result.best_spots = best_spots(network, result, gaps)
+    result.gaps = with_best_spots(gaps, result.best_spots)
+    log.info(
+        "gaps at %s min: %d areas, %.0f older people; best spots found",
+        _fmt(thresholds[-1]), len(gaps), float(gaps["elderly"].sum()),
+    )  # fmt: skip
+    return result
 
 
 def _check_stations(stations: gpd.GeoDataFrame) -> None:
