@@ -16,12 +16,21 @@ from __future__ import annotations
 
 from planning.coverage._columns import col_covered
 from planning.coverage._compute import CoverageResult, accounting, compute_coverage
-from planning.coverage._gaps import gap_areas
+from planning.coverage._gaps import (
+    OUTSIDE_UNITS,
+    REASON_NO_PATH,
+    REASON_UNREACHABLE,
+    gap_areas,
+    reason_beyond,
+)
 from planning.coverage._spots import best_spots, gap_sites
 from planning.coverage._targets import evaluate_targets, two_step_fca
 from planning.coverage._units import unit_table, weighted_quantile
 
 __all__ = [
+    "OUTSIDE_UNITS",
+    "REASON_NO_PATH",
+    "REASON_UNREACHABLE",
     "CoverageResult",
     "accounting",
     "best_spots",
@@ -30,6 +39,7 @@ __all__ = [
     "evaluate_targets",
     "gap_areas",
     "gap_sites",
+    "reason_beyond",
     "two_step_fca",
     "unit_table",
     "weighted_quantile",

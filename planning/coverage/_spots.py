@@ -237,7 +237,7 @@ def _spot_table(
 ) -> gpd.GeoDataFrame:
     found = best >= 0
     pick = np.clip(best, 0, None)
-    geom = np.array([shapely.Point()] * len(best), dtype=object)
+    geom = np.array([None] * len(best), dtype=object)
     if len(spots):
         geom[found] = spots.geometry.values[pick[found]]
     ll = gpd.GeoSeries(geom, crs=crs).to_crs(4326)
