@@ -14,6 +14,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from planning import network as nw
 from planning.access import Grid
 from planning.coverage import best_spots, col_covered, compute_coverage, gap_areas, gap_sites
+from planning.coverage._spots import gap_members
 from planning.population import assign_units
 
 CRS = "EPSG:32650"
@@ -169,6 +170,16 @@ def test_point_demand_links_points_within_link_m(road, station):
     assert split["elderly"].tolist() == [8.0, 4.0]
     with pytest.raises(ValueError, match="link_m must be a positive"):
         gap_areas(cov, link_m=0)
+
+
+def test_a_point_inside_another_reason_s_area_stays_in_its_own_gap(road, station):
+    dem = _points()
+    dem.loc[4] = [1.0, 2.0, "A", "t", Point(520, 350)]  # 350 m from the road
+    cov = compute_coverage(road, dem, station, thresholds_min=[2], max_snap_m=300)
+    gaps = gap_areas(cov, link_m=1000)  # its disk (500 m) holds the point at (500, 10)
+    assert gaps["reason"].tolist() == ["beyond 2 min", "unreachable: too far from any road"]
+    rows, pos = gap_members(cov, gaps)
+    assert dict(zip(rows.tolist(), pos.tolist(), strict=True)) == {1: 0, 2: 0, 3: 0, 4: 1}
 
 
 def _brute_force_best(weights: dict[float, float], limit_m: float) -> tuple[float, list[float]]:

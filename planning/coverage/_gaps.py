@@ -9,8 +9,6 @@ in a hole of one) form gaps of their own, with ``unit_id`` ``"(outside units)"``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -23,9 +21,7 @@ from planning._errors import InputError
 from planning.access import SNAP_OK, Grid
 from planning.access._grid import to_crs
 from planning.coverage._columns import _fmt, col_covered
-
-if TYPE_CHECKING:
-    from planning.coverage._compute import CoverageResult
+from planning.coverage._result import CoverageResult
 
 #: ``unit_id`` of the gaps made of demand in no unit (outside all units or in a hole).
 OUTSIDE_UNITS = "(outside units)"
@@ -134,7 +130,7 @@ def gap_areas(
     sub = dem.iloc[rows]
     units = sub["unit_id"].astype(object).where(sub["unit_id"].notna(), OUTSIDE_UNITS)
     units = units.astype(str).to_numpy()
-    reasons = _reasons(sub, t)
+    reasons = gap_reasons(sub, t)
     group = pd.factorize(pd.Series(units) + "\x00" + pd.Series(reasons))[0]
     xy = shapely.get_coordinates(sub.geometry.values)
     grid_info = dem.attrs.get("grid")
@@ -160,7 +156,8 @@ def gap_areas(
     return gaps
 
 
-def _reasons(sub: pd.DataFrame, t: float) -> np.ndarray:
+def gap_reasons(sub: pd.DataFrame, t: float) -> np.ndarray:
+    """Return the reason each uncovered demand row is not covered within `t` minutes."""
     ok = sub["snap_status"].to_numpy() == SNAP_OK
     finite = np.isfinite(sub["travel_time_s_nearest"].to_numpy(dtype=float))
     return np.where(ok, np.where(finite, reason_beyond(t), REASON_NO_PATH), REASON_UNREACHABLE)

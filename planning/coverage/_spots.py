@@ -8,8 +8,6 @@ within the gap's threshold.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -20,11 +18,9 @@ from scipy.spatial import cKDTree
 from planning._errors import InputError
 from planning.access import coverage_matrix, snap_points
 from planning.coverage._columns import col_covered
-from planning.coverage._gaps import OUTSIDE_UNITS, check_threshold, gap_areas
+from planning.coverage._gaps import OUTSIDE_UNITS, check_threshold, gap_areas, gap_reasons
+from planning.coverage._result import CoverageResult
 from planning.network import Network
-
-if TYPE_CHECKING:
-    from planning.coverage._compute import CoverageResult
 
 SPOT_COLUMNS = [
     "gap_id",
@@ -62,7 +58,8 @@ def gap_members(cov: CoverageResult, gaps: gpd.GeoDataFrame) -> tuple[np.ndarray
     """Return the uncovered demand rows inside each gap, as (demand rows, gap rows).
 
     A demand row belongs to a gap when it is not covered at the gap's threshold, has the
-    gap's unit and lies inside the gap's polygon (the cell centre or point is interior).
+    gap's unit and reason and lies inside the gap's polygon (the cell centre or point is
+    interior).
     """
     t = _gaps_threshold(cov, gaps)
     dem = cov.demand
@@ -75,6 +72,9 @@ def gap_members(cov: CoverageResult, gaps: gpd.GeoDataFrame) -> tuple[np.ndarray
     p_idx, g_idx = tree.query(pts, predicate="intersects")
     units = dem["unit_id"].astype(object).where(dem["unit_id"].notna(), OUTSIDE_UNITS)
     same = units.astype(str).to_numpy()[unc[p_idx]] == gaps["unit_id"].astype(str).to_numpy()[g_idx]
+    if "reason" in gaps.columns:
+        reasons = gap_reasons(dem.iloc[unc], t)
+        same &= reasons[p_idx] == gaps["reason"].astype(str).to_numpy()[g_idx]
     p_idx, g_idx = p_idx[same], g_idx[same]
     first = np.unique(p_idx, return_index=True)[1]
     return unc[p_idx[first]], g_idx[first]
