@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from planning._console import add_console_options, console
 from planning._errors import InputError
 from planning.compliance._check import check_developments
 from planning.compliance._outputs import write_outputs
@@ -45,12 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     add("--lang", choices=("zh", "en"), default="zh", help="language of the messages")
     add("--chinese-headers", action="store_true", help="Chinese column headers and verdicts")
     add("--allow-unknown", action="store_true", help="exit 0 when nothing fails")
+    add_console_options(p, default=False)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``planning check-developments``; return 0 (all pass), 1 (a failure) or 2 (bad input)."""
     args = _parser().parse_args(argv)
+    with console(quiet=args.quiet, verbose=args.verbose):
+        return _check(args)
+
+
+def _check(args: argparse.Namespace) -> int:
     try:
         columns = dict(_split_column(c) for c in args.column)
         network = None
