@@ -21,14 +21,14 @@ from planning.compliance._rules import _load
 from planning.network import read_network
 from planning.standards import available_rule_sets
 
-#: Criteria of the check and the ``compliance:`` section (and key) each one needs.
+#: Criteria of the check and the ``compliance:`` sections (and key) that make it apply.
 _CRITERIA = {
-    "area": ("area_m2_per_100hh", None),
-    "site": ("min_area_m2", "site"),
-    "land": ("land_m2_per_resident", None),
-    "timing": ("dates", None),
-    "location": ("location", None),
-    "reach": ("reach", None),
+    "area": (("area_m2_per_100hh", None), ("min_area_m2", "facility")),
+    "site": (("min_area_m2", "site"),),
+    "land": (("land_m2_per_resident", None),),
+    "timing": (("dates", None),),
+    "location": (("location", None),),
+    "reach": (("reach", None),),
 }
 #: Register columns as the help lists them: canonical name, what it holds.
 _REGISTER_HELP = (
@@ -54,9 +54,9 @@ def checked_criteria(rules: str) -> list[str]:
     """Return the criteria a rule set with a ``compliance:`` section checks."""
     crules = _load(rules)
     out = []
-    for criterion, (section, key) in _CRITERIA.items():
-        rule = crules.get(section)
-        if rule is not None and (key is None or rule.get(key) is not None):
+    for criterion, needs in _CRITERIA.items():
+        rules_found = [(crules.get(section), key) for section, key in needs]
+        if any(r is not None and (k is None or r.get(k) is not None) for r, k in rules_found):
             out.append(criterion)
     return out
 
