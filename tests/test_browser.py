@@ -327,5 +327,17 @@ def test_units_table_by_priority_sortable_and_whole(browser, server, run_dir):
     got = table.loc[ids(), "travel_time_s_p90"]
     assert list(got.dropna()) == sorted(got.dropna(), reverse=True)  # numbers, not text
     assert got.isna().sum() == 0 or got.iloc[-1] != got.iloc[-1]  # missing values last
+    # a table without <thead> (proposed sites) sorts too: "newly covered", as numbers
+    newly = lambda: [  # noqa: E731
+        float(x.replace(",", ""))
+        for x in page.eval_on_selector_all(
+            "#sites tr:not(:first-child) td:nth-child(5)", "cells => cells.map(c => c.textContent)"
+        )
+    ]
+    head = page.locator("#sites tr").first.locator("th").nth(4)
+    head.click()
+    head.click()
+    assert newly() == sorted(newly()) and len(newly()) == 6
+    assert page.locator("#sites tr").first.locator("th").count() == 7  # the header stays on top
     watch.assert_clean()
     page.close()
