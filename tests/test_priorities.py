@@ -112,6 +112,9 @@ def _gaps(with_spots: bool) -> gpd.GeoDataFrame:
         "elderly": [float(10 * ((i * 7) % n)) for i in range(n)],
         "n_cells": 1,
         "area_m2": 1e4,
+        "area_ha": 1.0,
+        "walk_min_mean": 20.0,
+        "walk_min_max": 25.0,
     }
     if with_spots:
         frame |= {
@@ -120,9 +123,8 @@ def _gaps(with_spots: bool) -> gpd.GeoDataFrame:
             "best_spot_lon": 117.0,
             "best_spot_lat": 30.7,
         }
-    pts = [
-        shapely.box(500_000 + i * 100, 3_400_000, 500_050 + i * 100, 3_400_050) for i in range(n)
-    ]
+    x0, y0 = 500_000, 3_400_000
+    pts = [shapely.box(x0 + i * 100, y0, x0 + 50 + i * 100, y0 + 50) for i in range(n)]
     return gpd.GeoDataFrame(frame, geometry=pts, crs="EPSG:32650")
 
 
@@ -133,12 +135,12 @@ def test_priority_gaps_largest_first_with_their_best_spot(with_spots: bool) -> N
     ref = gaps.sort_values("elderly", ascending=False).head(10)
     assert [r["gap_id"] for r in rows] == list(ref["gap_id"])
     assert [r["elderly"] for r in rows] == [f"{e:,.0f}" for e in ref["elderly"]]
+    first = ref.iloc[0]
     if with_spots:
-        first = ref.iloc[0]
-        assert rows[0]["spot"] == {
-            "id": first["best_spot_id"],
-            "elderly": f"{first['best_spot_elderly']:,.0f}",
-            "location": "117.00000, 30.70000",
-        }
+        assert (rows[0]["spot_id"], rows[0]["spot_elderly"], rows[0]["spot"]) == (
+            first["best_spot_id"],
+            f"{first['best_spot_elderly']:,.0f}",
+            "117.00000, 30.70000",
+        )
     else:
-        assert all(r["spot"] is None for r in rows)
+        assert all(r["spot_id"] == "–" and r["spot"] == "–" for r in rows)

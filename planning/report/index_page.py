@@ -45,8 +45,6 @@ from planning.results import RunResult
 _TOP_GAPS_DISTRICT = 20
 #: Units and gap areas listed under the priorities.
 _TOP_PRIORITIES = 10
-#: Columns of the best spot of a gap area (``coverage`` gap table), shown when present.
-_SPOT_COLUMNS = ("best_spot_id", "best_spot_elderly", "best_spot_lon", "best_spot_lat")
 
 
 def index_context(
@@ -83,8 +81,10 @@ def index_context(
         units=units,
         priority_units=[u for u in units if u["to_target_v"] > 0][:_TOP_PRIORITIES],
         priority_gaps=_priority_gaps(cov.gaps, pages, t),
+        priority_spots="best_spot_lon" in cov.gaps.columns,
         gaps=_gap_rows(cov.gaps.head(_TOP_GAPS_DISTRICT), pages, t),
         gaps_more=max(len(cov.gaps) - _TOP_GAPS_DISTRICT, 0),
+        gaps_closed="closed_by" in cov.gaps.columns,
         charts={k: Path(v).name for k, v in (charts or {}).items()},
         siting=_siting_context(result, t, lang, pages),
         compliance=_compliance_context(result, pages, lang),
@@ -212,28 +212,16 @@ def _target_header(result: RunResult, target_id: str, lang: str) -> dict[str, st
 def _priority_gaps(
     gaps: pd.DataFrame, pages: Mapping[str, str], t: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """Return the largest gap areas with their best spot (when the gap table has one)."""
+    """Return the largest gap areas, each with its best spot's id (when the table has one)."""
     if gaps.empty:
         return []
     ranked = gaps.sort_values(["elderly", "gap_id"], ascending=[False, True], kind="stable")
     top = ranked.head(_TOP_PRIORITIES)
     rows = _gap_rows(top, pages, t)
-    for row, (_, g) in zip(rows, top.iterrows(), strict=True):
-        row["spot"] = _spot_of(g)
+    ids = top["best_spot_id"] if "best_spot_id" in top else pd.Series("", index=top.index)
+    for row, sid in zip(rows, ids, strict=True):
+        row["spot_id"] = str(sid) if pd.notna(sid) and str(sid) else "–"
     return rows
-
-
-def _spot_of(gap: pd.Series) -> dict[str, str] | None:
-    if not all(c in gap.index for c in _SPOT_COLUMNS):
-        return None
-    sid, covered, lon, lat = (gap[c] for c in _SPOT_COLUMNS)
-    if sid is None or str(sid) in ("", "nan") or not pd.notna(lon):
-        return {"id": "", "elderly": "–", "location": "–"}
-    return {
-        "id": str(sid),
-        "elderly": _num(covered),
-        "location": f"{float(lon):.5f}, {float(lat):.5f}",
-    }
 
 
 def _uncovered_total(result: RunResult) -> float:
