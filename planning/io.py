@@ -8,7 +8,7 @@ need coordinate columns. A layer without a CRS needs one from the caller; ``gcj0
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from planning import coords
-from planning._errors import CRSError, InputError
+from planning._errors import InputError
+from planning._files import TABLE_SUFFIXES, read_raw_tables, read_vector, table_from_raw, typed
 from planning._validate import (
     describe,
     require_columns,
-    require_crs,
     require_not_empty,
     require_numeric,
     require_unique,
@@ -33,6 +32,9 @@ log = logging.getLogger(__name__)
 
 _X_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _Y_NAMES = ("lat", "latitude", "y", "纬度")
+#: Headers the station, site and unit readers use: they mark the header row of a table.
+_KNOWN: tuple[str, ...] = ("station_id", "site_id", "unit_id", "kind", "name", "capacity")
+_KNOWN += ("status", "area_m2", "cost", "level")
 _SHIFTED = {k for k, v in coords.SOURCE_ALIASES.items() if v != "wgs84"}
 
 
@@ -64,8 +66,11 @@ def read_layer(
 
     Notes
     -----
-    Rows of CSV and Excel tables are numbered in messages as a spreadsheet shows them
-    (the header is line 1, the first record line 2).
+    CSV files may be UTF-8 or GB18030 (GBK). Rows of CSV and Excel tables are numbered in
+    messages as a spreadsheet shows them (the first line of the file is line 1); title
+    rows above the header and two-row headers are recognised, the header being the row
+    with the most known headers (id, kind, name, lon/lat, ...). GIS files are opened by
+    one reader whose messages name the file, what is wrong and the layers it has.
 
     Returns
     -------
@@ -76,59 +81,35 @@ def read_layer(
     if isinstance(path, gpd.GeoDataFrame):
         gdf = path.copy()
     else:
-        gdf = _read_file(Path(path), layer=layer, crs=crs, x_col=x_col, y_col=y_col)
+        known = list(columns or {})
+        gdf = _read_file(Path(path), layer=layer, crs=crs, x_col=x_col, y_col=y_col, known=known)
     if columns:
         gdf = gdf.rename(columns=dict(columns))
     require_not_empty(gdf, name)
-    shifted = isinstance(crs, str) and crs.lower() in _SHIFTED
-    if gdf.crs is None:
-        if crs is None:
-            require_crs(gdf, name)
-        gdf = gdf.set_crs(4326 if shifted else _crs(crs, name))
-    elif crs is not None and not shifted and _crs(crs, name) != gdf.crs:
-        msg = (
-            f"{describe(name)} already carries the CRS {gdf.crs.to_string()}, but the scenario "
-            f"says {crs}. Remove `crs` for this input (it is only for files without one)."
-        )
-        raise CRSError(msg)
-    if shifted:
-        gdf = coords.to_wgs84(gdf, source=str(crs))
-    return gdf
-
-
-def _crs(crs: Any, name: Any) -> CRS:
-    try:
-        return CRS.from_user_input(crs)
-    except Exception as exc:
-        msg = (
-            f"{describe(name)}: unknown CRS {crs!r}. Use an EPSG code (e.g. EPSG:4326, "
-            f"EPSG:4547) or one of {sorted(coords.SOURCE_ALIASES)} for Chinese web-map "
-            "coordinates."
-        )
-        raise CRSError(msg) from exc
+    return coords.declare_crs(gdf, crs, str(name))
 
 
 def _read_file(
-    path: Path, *, layer: str | None, crs: Any, x_col: str | None, y_col: str | None
+    path: Path,
+    *,
+    layer: str | None,
+    crs: Any,
+    x_col: str | None,
+    y_col: str | None,
+    known: Iterable[str] = (),
 ) -> gpd.GeoDataFrame:
-    if not path.exists():
-        msg = f"Input file {describe(path)} does not exist. Check the path (relative paths are "
-        msg += "resolved against the scenario file's folder)."
-        raise InputError(msg)
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            table = pd.read_csv(path, encoding="utf-8-sig")
-        elif suffix in (".xlsx", ".xls"):
-            table = pd.read_excel(path, sheet_name=layer or 0)
-        else:
-            return gpd.read_file(path, layer=layer)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        msg = f"Cannot read {describe(path)}: {exc}."
-        raise InputError(msg) from exc
-    # number rows as a spreadsheet shows them: the header is line 1
-    table.index = pd.RangeIndex(2, len(table) + 2)
-    return _points_from_table(table, path, crs=crs, x_col=x_col, y_col=y_col)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return read_vector(path, layer=layer, what="input")
+    raws, encoding = read_raw_tables(path, sheet=layer, what="input")
+    names = (*_KNOWN, *_X_NAMES, *_Y_NAMES, *(c for c in (x_col, y_col) if c), *known)
+    sheet = table_from_raw(next(iter(raws.values())), known=names, encoding=encoding)
+    if sheet.header_lines != (1,):
+        log.info(
+            "%s: header on line(s) %s; the lines above it are skipped",
+            path,
+            ", ".join(map(str, sheet.header_lines)),
+        )
+    return _points_from_table(typed(sheet.frame), path, crs=crs, x_col=x_col, y_col=y_col)
 
 
 def _points_from_table(
@@ -158,9 +139,10 @@ def _points_from_table(
         raise InputError(msg)
     geographic = crs is None or (isinstance(crs, str) and crs.lower() in _SHIFTED)
     if not geographic:
-        geographic = _crs(crs, path).is_geographic
+        geographic = coords.parse_crs(crs, str(path)).is_geographic
     if geographic:
-        coords.check_lonlat(xs, ys, name=str(path))
+        index = table.index
+        coords.check_lonlat(pd.Series(xs, index=index), pd.Series(ys, index=index), name=str(path))
     return gpd.GeoDataFrame(
         table, geometry=gpd.points_from_xy(xs, ys), crs=None if crs is not None else 4326
     )

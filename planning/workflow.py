@@ -180,6 +180,7 @@ def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> n
         components=components,
         noding=spec.get("noding", "vertices"),
         exclude=spec.get("exclude"),
+        source_crs=spec.get("crs"),
     )
     record_input(inputs, "network", path)
     return net

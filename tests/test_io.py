@@ -97,7 +97,7 @@ def test_csv_projected_coordinates_with_crs(tmp_path: Path) -> None:
 
 def test_csv_projected_coordinates_without_crs(tmp_path: Path) -> None:
     table = pd.DataFrame({"id": [1, 2], "x": [X0, X0 + 250.0], "y": [Y0, Y0 + 100.0]})
-    with pytest.raises(InputError, match=r"xy\.csv: row 0 .*out of range.*projected"):
+    with pytest.raises(InputError, match=r"xy\.csv: row 2 .*out of range.*projected"):
         read_layer(write_csv(tmp_path / "xy.csv", table))
 
 
@@ -118,7 +118,7 @@ def test_swapped_lat_lon(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"swapped.*(?i:swap the longitude and latitude)") as e:
         read_stations(write_csv(tmp_path / "swapped.csv", table))
     assert "swapped.csv" in str(e.value)
-    assert "row 1" in str(e.value)
+    assert "row 3" in str(e.value)
 
 
 def test_missing_coordinates_names_row(tmp_path: Path) -> None:
