@@ -81,6 +81,14 @@ def _read_sum(
             "Check the nodata value and that the files cover the study area."
         )
         raise InputError(msg)
+    if not (total[valid] > 0).any():
+        msg = (
+            f"The {what} raster(s) {', '.join(map(str, paths))} hold no positive count: all "
+            f"{int(valid.sum())} valid cells are 0 or negative ({stats['negative_cells']} "
+            "negative). Check that the band holds people counts and its nodata value (e.g. "
+            "`gdalinfo -stats`)."
+        )
+        raise InputError(msg)
     grid.update(stats)
     return np.where(valid, total, np.nan), grid
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from planning.access import (
 )
 from planning.coverage._columns import _fmt, col_covered
 from planning.coverage._gaps import gap_clusters
+from planning.coverage._shift import shift_warning
 from planning.coverage._targets import _capacity_threshold, evaluate_targets, two_step_fca
 from planning.coverage._units import unit_table
 from planning.network import Network
@@ -134,6 +136,11 @@ def compute_coverage(
         msg = f"thresholds_min must be positive minutes, got {thresholds_min}."
         raise InputError(msg)
     _check_stations(stations)
+    _check_demand(demand)
+    shifted = shift_warning(network, stations)
+    if shifted:
+        log.warning(shifted)
+        warnings.warn(shifted, UserWarning, stacklevel=2)
     demand = demand.reset_index(drop=True)
     stations = stations.reset_index(drop=True)
     snap_d = snap_points(network, demand, max_snap_m=max_snap_m)
@@ -186,6 +193,36 @@ def _check_stations(stations: gpd.GeoDataFrame) -> None:
     if len(stations) == 0:
         msg = "No station given: coverage needs at least one station."
         raise InputError(msg)
+    if stations.crs is None:
+        msg = (
+            "`stations` has no CRS, so they cannot be placed on the network. Give it one, "
+            "e.g. `stations.set_crs('EPSG:4326')` for longitude/latitude (read files with "
+            "`io.read_stations`, which asks for it)."
+        )
+        raise InputError(msg)
+
+
+def _check_demand(demand: gpd.GeoDataFrame) -> None:
+    if demand.crs is None:
+        msg = (
+            "`demand` has no CRS, so its points cannot be placed on the network. Give it one, "
+            "e.g. `demand.set_crs('EPSG:4326')`, or build it with `population.demand_from_*`."
+        )
+        raise InputError(msg)
+    for col in ("elderly", "population"):
+        if col not in demand.columns:
+            msg = f"`demand` needs a '{col}' column; columns present: {list(demand.columns)}."
+            raise InputError(msg)
+        values = pd.to_numeric(demand[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            rows = ", ".join(map(str, demand.index[bad][:5]))
+            msg = (
+                f"`demand['{col}']` must hold finite counts ≥ 0, but {int(bad.sum())} rows do "
+                f"not (rows {rows}: {demand[col][bad].iloc[0]!r}). Fill them in, e.g. "
+                f"`demand['{col}'] = demand['{col}'].fillna(0)`, or drop the rows."
+            )
+            raise InputError(msg)
 
 
 def _require_some_reachable(
