@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planning import coords
+from planning import coords, settings
 from planning._errors import InputError
 from planning._files import TABLE_SUFFIXES, read_raw_tables, read_vector, table_from_raw, typed
 from planning._validate import (
@@ -233,8 +233,83 @@ def read_units(
             f"{gdf.geom_type.loc[row]}, not a polygon. Units must be areas."
         )
         raise InputError(msg)
-    invalid = ~gdf.is_valid
-    if invalid.any():
-        log.warning("repairing %d invalid unit polygons", int(invalid.sum()))
-        gdf.loc[invalid, "geometry"] = shapely.make_valid(gdf.geometry[invalid].values)
+    gdf = _repair(gdf, name)
+    _check_overlaps(gdf, name)
     return gdf.reset_index(drop=True)
+
+
+def _repair(gdf: gpd.GeoDataFrame, name: Any) -> gpd.GeoDataFrame:
+    """Repair invalid (e.g. self-intersecting) units with ``make_valid``, naming each."""
+    invalid = ~gdf.is_valid
+    report = list(gdf.attrs.get("report", []))
+    if invalid.any():
+        ids = gdf.loc[invalid, "unit_id"].tolist()
+        log.warning(
+            "%s: repaired %d invalid unit polygon(s) with make_valid: %s",
+            name,
+            len(ids),
+            ", ".join(ids),
+        )
+        fixed = [_polygonal(g) for g in shapely.make_valid(gdf.geometry[invalid].values)]
+        gdf.loc[invalid, "geometry"] = gpd.GeoSeries(fixed, index=gdf.index[invalid], crs=gdf.crs)
+        reason = "invalid polygon (e.g. self-intersecting) repaired with make_valid"
+        report.append(_report_row(reason, ids))
+    gdf.attrs["report"] = report
+    return gdf
+
+
+def _polygonal(geom: Any) -> Any:
+    """Keep the polygon parts of a repaired geometry (make_valid may add lines)."""
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _report_row(reason: str, ids: list[str], count: int | None = None) -> dict[str, Any]:
+    return {
+        "item": "units",
+        "reason": reason,
+        "count": len(ids) if count is None else count,
+        "population": 0.0,
+        "elderly": 0.0,
+        "ids": ", ".join(ids),
+    }
+
+
+def _check_overlaps(gdf: gpd.GeoDataFrame, name: Any) -> None:
+    """Refuse units of one level that overlap by more than the tolerance; report slivers.
+
+    A demand point in an overlap would be counted in one unit only (the smallest
+    ``unit_id``), so the other unit silently loses it: overlaps above
+    ``settings.unit_overlap_tolerance_m2`` are an error naming the pairs and areas.
+    """
+    metric = gdf if gdf.crs is None or gdf.crs.is_projected else gdf.to_crs(gdf.estimate_utm_crs())
+    geoms, ids = metric.geometry.values, gdf["unit_id"].to_numpy()
+    levels = gdf["level"].astype(str).to_numpy()
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = (i < j) & (levels[i] == levels[j])
+    i, j = i[keep], j[keep]
+    area = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+    tolerance = settings.unit_overlap_tolerance_m2
+    big = area > tolerance
+    if big.any():
+        order = np.argsort(-area[big])[:5]
+        pairs = "; ".join(
+            f"{ids[a]} and {ids[b]} share {s:,.0f} m²"
+            for a, b, s in zip(i[big][order], j[big][order], area[big][order], strict=True)
+        )
+        msg = (
+            f"{describe(name)}: {int(big.sum())} pair(s) of units overlap by more than "
+            f"{tolerance:g} m² ({pairs}). A place in two units would be counted in one only. "
+            "Clip or dissolve the units so that each place belongs to one unit (e.g. QGIS "
+            "Vector › Geoprocessing › Difference), or give the levels in a `level` column."
+        )
+        raise InputError(msg)
+    small = area > 0
+    if small.any():
+        slivers = [f"{ids[a]}/{ids[b]}" for a, b in zip(i[small], j[small], strict=True)]
+        reason = (
+            f"overlaps of at most {tolerance:g} m² tolerated (total {area[small].sum():.1f} m²); "
+            "a point in one is counted in the unit with the smallest unit_id"
+        )
+        gdf.attrs["report"] = [*gdf.attrs.get("report", []), _report_row(reason, slivers)]
+        log.info("%s: %s: %s", name, reason, ", ".join(slivers))

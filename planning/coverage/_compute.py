@@ -164,7 +164,7 @@ def compute_coverage(
     )
     areas = _service_area_table(network, stations, area_cells.areas, cov, dem)
     unit_tab = unit_table(dem, stations, units, thresholds)
-    excluded = _excluded(demand, stations, dem, snap_s)
+    excluded = _excluded(demand, stations, dem, snap_s, units)
     cell_shape = demand.attrs.get("cell_shape_m", demand.attrs.get("cell_size_m", 100.0))
     gaps = gap_clusters(dem, thresholds[-1], cell_size_m=cell_shape)
     totals = _totals(dem, thresholds)
@@ -343,9 +343,14 @@ def _service_area_table(
 
 
 def _excluded(
-    demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, snap_s: Snapped
+    demand: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    dem: gpd.GeoDataFrame,
+    snap_s: Snapped,
+    units: gpd.GeoDataFrame | None,
 ) -> pd.DataFrame:
     rows = list(demand.attrs.get("report", []))
+    rows += [] if units is None else list(units.attrs.get("report", []))
     bad = dem["snap_status"] != "ok"
     for reason, g in dem[bad].groupby("snap_status"):
         rows.append(
