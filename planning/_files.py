@@ -15,6 +15,8 @@ them: the first line of the file is line 1.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import re
 from collections.abc import Callable, Collection
@@ -193,32 +195,30 @@ def read_raw_tables(
 
 
 def _read_csv_raw(path: Path, what: str) -> tuple[pd.DataFrame, str]:
+    """Read every line of a CSV file as cells (rows may differ in length: title rows)."""
+    data = path.read_bytes()
     for encoding in _ENCODINGS:
         try:
-            raw = pd.read_csv(
-                path,
-                header=None,
-                dtype=str,
-                encoding=encoding,
-                skip_blank_lines=False,
-                keep_default_na=False,
-                na_values=[""],
-            )
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        except pd.errors.EmptyDataError:
-            msg = f"{what.capitalize()} file '{path}' holds no rows. Check the file."
-            raise InputError(msg) from None
-        except (pd.errors.ParserError, ValueError) as exc:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
             msg = (
-                f"Cannot read {what} file '{path}' as CSV ({_reason(exc, path)}). Check that it is "
-                "comma-separated with the same number of cells in every row."
+                f"Cannot read {what} file '{path}' as CSV ({exc}). Check that it is "
+                "comma-separated text, e.g. saved from Excel as 'CSV UTF-8'."
             )
             raise InputError(msg) from exc
-        return raw, encoding
+        if not any(any(cell.strip() for cell in row) for row in rows):
+            msg = f"{what.capitalize()} file '{path}' holds no rows. Check the file."
+            raise InputError(msg)
+        width = max(len(r) for r in rows)
+        cells = [[c if c.strip() else None for c in r] + [None] * (width - len(r)) for r in rows]
+        return pd.DataFrame(cells, dtype=object), encoding
     msg = (
-        f"{what.capitalize()} file '{path}' is neither UTF-8 nor GB18030 (GBK) text. Save it as "
-        "'CSV UTF-8' from Excel or WPS."
+        f"{what.capitalize()} file '{path}' is neither UTF-8 nor GB18030 (GBK) text. Save it "
+        "as 'CSV UTF-8' from Excel or WPS."
     )
     raise InputError(msg)
 

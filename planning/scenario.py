@@ -160,8 +160,19 @@ def load_scenario(path: str | Path) -> Scenario:
     if not path.exists():
         msg = f"Scenario file '{path}' does not exist. Check the path."
         raise ScenarioError(msg)
+    if not path.is_file():
+        msg = f"Scenario file '{path}' is a folder, not a file. Give the YAML file inside it."
+        raise ScenarioError(msg)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"Scenario file '{path}' is not UTF-8 text ({exc.reason} at byte {exc.start}). "
+            "Save it as UTF-8 (most editors: Save with encoding › UTF-8)."
+        )
+        raise ScenarioError(msg) from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         msg = f"Scenario file '{path}' is not valid YAML: {exc}"
         raise ScenarioError(msg) from exc
@@ -213,7 +224,7 @@ def _check_value(value: Any, spec: Any, where: str) -> None:
             if not isinstance(osm, dict):
                 msg = f"{where}: 'osmnx' must be a mapping with one of {sorted(_OSMNX_KEYS)}."
                 raise ScenarioError(msg)
-            _check_keys(osm, _OSMNX_KEYS, f"{where}.osmnx")
+            _check_keys(osm, _OSMNX_KEYS, where.rstrip("'") + ".osmnx'")
         return
     if isinstance(spec, type):
         spec = (spec,)

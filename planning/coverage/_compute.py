@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +139,6 @@ def compute_coverage(
     shifted = shift_warning(network, stations)
     if shifted:
         log.warning(shifted)
-        warnings.warn(shifted, UserWarning, stacklevel=2)
     demand = demand.reset_index(drop=True)
     stations = stations.reset_index(drop=True)
     snap_d = snap_points(network, demand, max_snap_m=max_snap_m)

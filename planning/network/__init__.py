@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 
 from planning._errors import InputError
+from planning._files import check_file
 from planning._validate import describe
 from planning.network._lines import choose_metric_crs, network_from_lines
 from planning.network._model import Components, Network, Noding
@@ -74,6 +75,7 @@ def read_network(
             source_crs=source_crs,
         )
     path = Path(source)
+    check_file(path, "road")
     suffix = path.suffix.lower()
     if suffix in _OSM_SUFFIXES:
         if source_crs is not None and str(source_crs).strip().upper() not in _WGS84:
