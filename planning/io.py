@@ -209,7 +209,12 @@ def read_units(
     """Read neighbourhood polygons with ``unit_id``, ``name`` and ``level``.
 
     ``name`` defaults to the id and ``level`` to `default_level` (street = 街道).
-    Invalid polygons are repaired with ``make_valid``; non-polygon features are an error.
+    Invalid (e.g. self-intersecting) polygons are repaired with ``make_valid`` and named
+    in a warning and in ``gdf.attrs["report"]`` (which coverage copies to
+    ``excluded.csv`` and ``run.json``); non-polygon features are an error. Units of one
+    level that overlap by more than ``settings.unit_overlap_tolerance_m2`` are an error
+    naming the pairs and their shared areas; smaller overlaps are reported the same way
+    (a point in one is counted in the unit with the smallest ``unit_id``).
 
     Returns
     -------
