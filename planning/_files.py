@@ -47,11 +47,16 @@ def header_key(name: Any) -> str:
     return re.sub(r"[\s\-:：/]+", "_", text).strip("_")
 
 
+def _cap(text: str) -> str:
+    """Capitalise the first letter only ("OSM file", not "Osm file")."""
+    return text[:1].upper() + text[1:]
+
+
 def check_file(path: Path, what: str) -> None:
     """Raise InputError unless `path` is an existing, non-empty file (or a .gdb folder)."""
     if not path.exists():
         msg = (
-            f"{what.capitalize()} file '{path}' does not exist. Check the path (relative paths are "
+            f"{_cap(what)} file '{path}' does not exist. Check the path (relative paths are "
             "resolved against the scenario file's folder)."
         )
         raise InputError(msg)
@@ -60,14 +65,14 @@ def check_file(path: Path, what: str) -> None:
             return
         inside = sorted(p.name for p in path.iterdir())[:5]
         msg = (
-            f"{what.capitalize()} '{path}' is a folder, not a file. Give the file inside it"
+            f"{_cap(what)} '{path}' is a folder, not a file. Give the file inside it"
             + (f" (it holds {', '.join(inside)})" if inside else " (it is empty)")
             + "."
         )
         raise InputError(msg)
     if path.stat().st_size == 0:
         msg = (
-            f"{what.capitalize()} file '{path}' is empty (0 bytes): the export or copy did "
+            f"{_cap(what)} file '{path}' is empty (0 bytes): the export or copy did "
             "not finish. Export or copy it again."
         )
         raise InputError(msg)
@@ -101,7 +106,7 @@ def read_vector(path: Path, *, layer: str | None = None, what: str = "input") ->
     """
     names = layer_names(path, what)
     if not names:
-        msg = f"{what.capitalize()} file '{path}' holds no layer. {_FIX}"
+        msg = f"{_cap(what)} file '{path}' holds no layer. {_FIX}"
         raise InputError(msg)
     if layer is not None and layer not in names:
         raise _not_among(f"{what} file", "layer", path, layer, names)
@@ -126,7 +131,7 @@ def read_vector(path: Path, *, layer: str | None = None, what: str = "input") ->
 
 def _not_among(what: str, kind: str, path: Path, name: str, names: list[str]) -> InputError:
     msg = (
-        f"{what.capitalize()} '{path}' has no {kind} {name!r}.{suggest(name, names)} Its "
+        f"{_cap(what)} '{path}' has no {kind} {name!r}.{suggest(name, names)} Its "
         f"{kind}s: {', '.join(names)}. Set `layer:` to one of them."
     )
     return InputError(msg)
@@ -211,13 +216,13 @@ def _read_csv_raw(path: Path, what: str) -> tuple[pd.DataFrame, str]:
             )
             raise InputError(msg) from exc
         if not any(any(cell.strip() for cell in row) for row in rows):
-            msg = f"{what.capitalize()} file '{path}' holds no rows. Check the file."
+            msg = f"{_cap(what)} file '{path}' holds no rows. Check the file."
             raise InputError(msg)
         width = max(len(r) for r in rows)
         cells = [[c if c.strip() else None for c in r] + [None] * (width - len(r)) for r in rows]
         return pd.DataFrame(cells, dtype=object), encoding
     msg = (
-        f"{what.capitalize()} file '{path}' is neither UTF-8 nor GB18030 (GBK) text. Save it "
+        f"{_cap(what)} file '{path}' is neither UTF-8 nor GB18030 (GBK) text. Save it "
         "as 'CSV UTF-8' from Excel or WPS."
     )
     raise InputError(msg)

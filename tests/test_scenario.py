@@ -208,7 +208,7 @@ def test_network_without_path_or_osmnx() -> None:
 def test_osmnx_with_bad_key() -> None:
     data = minimal(network={"osmnx": {"plcae": "武汉市"}})
     with pytest.raises(
-        ScenarioError, match=r"'network'\.osmnx: unknown key 'plcae'\. Did you mean 'place'\?"
+        ScenarioError, match=r"'network\.osmnx': unknown key 'plcae'\. Did you mean 'place'\?"
     ):
         scenario_from_dict(data)
 

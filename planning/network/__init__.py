@@ -75,8 +75,8 @@ def read_network(
             source_crs=source_crs,
         )
     path = Path(source)
-    check_file(path, "road")
     suffix = path.suffix.lower()
+    check_file(path, "OSM" if suffix in _OSM_SUFFIXES else "road")
     if suffix in _OSM_SUFFIXES:
         if source_crs is not None and str(source_crs).strip().upper() not in _WGS84:
             msg = (
