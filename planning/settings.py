@@ -35,3 +35,8 @@ dijkstra_chunk_size: int = 1024
 #: (planning.network._walkfilter): no walking on elevated or tunnelled trunk/motorway
 #: roads, on motorroad=yes, nor on trunk/primary roads tagged without sidewalk.
 walk_exclude: tuple[str, ...] = ("elevated", "tunnel", "motorroad", "no_sidewalk")
+
+#: Units of one level may overlap by at most this many square metres (digitising slivers
+#: along shared boundaries); larger overlaps are an error, since a place in two units
+#: would be counted in one only.
+unit_overlap_tolerance_m2: float = 100.0

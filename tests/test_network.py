@@ -385,7 +385,7 @@ def test_missing_file(tmp_path):
 def test_unreadable_file(tmp_path):
     path = tmp_path / "roads.gpkg"
     path.write_text("this is not a GeoPackage")
-    with pytest.raises(InputError, match=r"Cannot read road file '.*roads\.gpkg'"):
+    with pytest.raises(InputError, match=r"Cannot open road file '.*roads\.gpkg' as a GIS.*Export"):
         read_network(path)
 
 

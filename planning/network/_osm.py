@@ -377,6 +377,17 @@ def _network_from_osmnx_graph(
     return net
 
 
+def _download(
+    ox: Any, place: Any, polygon: Any, bbox: Any, options: dict[str, Any]
+) -> tuple[Any, str]:
+    with _osmnx_tags():
+        if place is not None:
+            return ox.graph_from_place(place, **options), f"osmnx:place={place}"
+        if polygon is not None:
+            return ox.graph_from_polygon(polygon, **options), "osmnx:polygon"
+        return ox.graph_from_bbox(bbox, **options), f"osmnx:bbox={bbox}"
+
+
 def network_from_osmnx(
     *,
     place: str | None = None,
@@ -407,15 +418,17 @@ def network_from_osmnx(
         msg = "Give exactly one of place=, polygon= or bbox= to download a network with osmnx."
         raise InputError(msg)
     options: dict[str, Any] = {"network_type": "walk", "retain_all": True, "simplify": False}
-    with _osmnx_tags():
-        if place is not None:
-            g = ox.graph_from_place(place, **options)
-            source = f"osmnx:place={place}"
-        elif polygon is not None:
-            g = ox.graph_from_polygon(polygon, **options)
-            source = "osmnx:polygon"
-        else:
-            assert bbox is not None
-            g = ox.graph_from_bbox(bbox, **options)
-            source = f"osmnx:bbox={bbox}"
+    try:
+        g, source = _download(ox, place, polygon, bbox, options)
+    except (OSError, ValueError) as exc:
+        # requests' ConnectionError and Timeout are OSErrors; osmnx's empty answers and
+        # geocoding failures are ValueErrors
+        msg = (
+            f"The osmnx download of the network failed ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}). It needs "
+            "internet access to OpenStreetMap; offline, download an extract (.osm.pbf, e.g. "
+            "from Geofabrik) on a connected machine and give it as `network: {path: "
+            "city.osm.pbf}`."
+        )
+        raise InputError(msg) from exc
     return _network_from_osmnx_graph(g, source, crs, walk_speed_m_s, components, rules)

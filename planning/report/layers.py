@@ -376,6 +376,12 @@ def _gap_tip(g: pd.Series, t: dict[str, str]) -> str:
     return "<br>".join(lines)
 
 
+def _located(demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Demand points that have a geometry (those without are reported excluded)."""
+    geom = demand.geometry
+    return demand[~(geom.isna() | geom.is_empty).to_numpy()]
+
+
 def density_grid(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
     """Aggregate older people of the demand points into square cells of `cell_m` metres.
 
@@ -386,6 +392,7 @@ def density_grid(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
         cells without older people are left out.
 
     """
+    demand = _located(demand)
     crs = demand.crs
     if crs is None or not crs.is_projected:
         demand = demand.to_crs(demand.estimate_utm_crs())
@@ -427,7 +434,8 @@ class DensityRaster:
 
 def density_points(demand: gpd.GeoDataFrame) -> DensityPoints:
     """Return the demand points with older people, in Web-Mercator metres."""
-    pts = demand[demand["elderly"].to_numpy() > 0]
+    pts = _located(demand)
+    pts = pts[pts["elderly"].to_numpy() > 0]
     if pts.empty:
         return DensityPoints(np.empty(0), np.empty(0), np.empty(0), 1.0)
     lat0 = float(np.mean(pts.to_crs(4326).total_bounds[[1, 3]]))
