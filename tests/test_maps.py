@@ -123,6 +123,7 @@ def test_district_map_has_every_layer(full_run):
     expected = [
         "Units: coverage within 3 min",
         "Elderly density (500 m)",
+        "Road network of the analysis",
         "Service areas 3 min (3)",
         "Service areas 2 min (3)",
         "Service areas 1 min (3)",
@@ -136,7 +137,8 @@ def test_district_map_has_every_layer(full_run):
         "Development: pass (1)",
     ]
     assert names == expected
-    assert "planning-legend" in page and "L.control.scale" in page
+    assert "planning-legend" in page
+    assert re.search(r"L\.control\.scale\(\{metric: true, imperial: false", page)
     assert "OpenStreetMap contributors (ODbL 1.0)" in page and "WorldPop" in page
 
 

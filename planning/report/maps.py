@@ -7,10 +7,15 @@ folder writes them once into ``assets/`` beside its pages (:func:`save_map`,
 (the default) and 128 unit pages share one copy of Leaflet. In Jupyter, a map shows
 inline with Leaflet embedded.
 
-Layers can be switched on and off: units coloured by coverage share, elderly density (a
-grid of cells), service areas per threshold, gaps, stations by kind, proposed sites and
-developments by verdict, each with a legend. Every string that comes from data is
-HTML-escaped before it reaches a tooltip, popup, legend or layer name.
+Layers can be switched on and off: units coloured by coverage share (classes relative
+to the rule set's target, spread by natural breaks), elderly density (one image), the
+analysis road network as a light context line (the maps need no basemap to be read),
+service areas per threshold, gaps, stations by kind, proposed sites and developments by
+verdict. The legend shows the layers that are on; the scale bar is metric. A click
+anywhere on the district map opens the unit under it, whatever layers lie on top (see
+:mod:`planning.report._controls` for the panes and controls). Each map simplifies its
+layers for its first view (:mod:`planning.report._geometry`). Every string that comes
+from data is HTML-escaped before it reaches a tooltip, popup, legend or layer name.
 
 The layers come from :func:`planning.report.layers.map_data`, the basemap from
 :mod:`planning.report.tiles` (none by default); :func:`save_map`, :func:`map_fragment`
@@ -26,13 +31,14 @@ import geopandas as gpd
 import numpy as np
 import offlinefolium as folium
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element
 from offlinefolium.raster_layers import ImageOverlay
-from offlinefolium.template import Template
 
 import planning.report._i18n as _i18n
 from planning._errors import InputError
 from planning.coverage import CoverageResult
+from planning.report._controls import Attribution, Legend, MetricScale, UnitClick, add_panes, pane
+from planning.report._geometry import map_tolerance_m, simplify_web
 from planning.report._offline import (
     _LEAFLET_CSS,
     _LEAFLET_JS,
@@ -44,13 +50,13 @@ from planning.report._offline import (
 from planning.report._web import _esc, _fmt_num, _round_coords
 from planning.report.layers import ATTRIBUTION, DensityRaster, MapData, density_raster, map_data
 from planning.report.palette import (
-    _SHARE_BINS,
     DENSITY_BINS,
     GAP_COLOUR,
+    NETWORK_COLOUR,
+    NO_DATA_COLOUR,
     SITE_COLOUR,
     THRESHOLD_COLOURS,
     VERDICT_COLOURS,
-    share_colour,
 )
 from planning.report.tiles import TileSpec, tile_layers
 from planning.results import RunResult
@@ -69,74 +75,13 @@ __all__ = [
 DENSITY_CELL_M = {"district": 500.0, "unit": 200.0}
 
 
-class _Legend(MacroElement):  # type: ignore[misc]
-    """A Leaflet control with the legend (HTML built from escaped text)."""
-
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}
-        <style>
-        .planning-legend { background: rgba(255,255,255,.92); padding: 6px 8px;
-          font: 12px/1.35 system-ui, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
-          border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
-          max-height: 45vh; overflow-y: auto; max-width: 260px; }
-        .planning-legend h4 { margin: 4px 0 2px; font-size: 12px; }
-        .planning-legend i { display: inline-block; width: 14px; height: 11px;
-          margin-right: 5px; vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
-        .planning-legend i.dot { border-radius: 50%; width: 10px; height: 10px; }
-        .planning-legend .empty { color: #777; font-style: italic; }
-        .planning-legend .ramp, .planning-legend .ramp-l { display: flex; width: 210px; }
-        .planning-legend .ramp span { flex: 1; height: 10px; border: 1px solid rgba(0,0,0,.15); }
-        .planning-legend .ramp-l small { flex: 1; font-size: 10px; color: #444; }
-        .site-rank { background: #111; color: #fff; border: 2px solid #fff;
-          border-radius: 50%; width: 22px; height: 22px; line-height: 18px;
-          text-align: center; font: bold 11px sans-serif; box-shadow: 0 0 3px #000; }
-        </style>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
-        {{ this.get_name() }}.onAdd = function (map) {
-            var div = L.DomUtil.create("div", "planning-legend");
-            div.innerHTML = {{ this.content|tojson }};
-            L.DomEvent.disableScrollPropagation(div);
-            return div;
-        };
-        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, content: str, position: str = "bottomright") -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.content = content
-        self.position = position
-
-
-class _Attribution(MacroElement):  # type: ignore[misc]
-    """Add the data attribution (escaped text) to the map's attribution control."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Attribution"
-        self.text = _esc(text)
-
-
 def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding: int = 0) -> Any:
     west, south, east, north = (float(v) for v in bounds)
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         tiles=None,
         zoom_start=12,
-        control_scale=True,
+        control_scale=False,
         height=height,
     )
     # keep only the resources these maps use (no jQuery, Bootstrap, Font Awesome)
@@ -155,7 +100,8 @@ def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding:
     # an empty icon: browsers ask for /favicon.ico otherwise, which no run folder has
     root: Any = m.get_root()
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="icon")
-    _Attribution(ATTRIBUTION).add_to(m)
+    Attribution(ATTRIBUTION).add_to(m)
+    add_panes(m)
     return m
 
 
@@ -176,16 +122,17 @@ def _add_polygons(
     gdf: gpd.GeoDataFrame,
     style: Any,
     *,
-    popup: bool = False,
     extra: tuple[str, ...] = (),
-) -> None:
-    cols = ["tip", *(["popup"] if popup else []), *extra]
-    folium.GeoJson(
-        _geojson(gdf, cols),
+    **options: Any,
+) -> Any:
+    layer = folium.GeoJson(
+        _geojson(gdf, ["tip", *extra]),
         style_function=style,
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False) if popup else None,
-    ).add_to(group)
+        **options,
+    )
+    layer.add_to(group)
+    return layer
 
 
 def _legend_row(colour: str, label: str, *, dot: bool = False, line: bool = False) -> str:
@@ -206,55 +153,103 @@ def _layer_name(label: str, count: int | None = None) -> str:
 
 
 class _MapBuilder:
-    """Add the layers of a `MapData` (optionally cut to a window) to a map with a legend."""
+    """Add the layers of a `MapData` (optionally cut to a window) to a map with a legend.
 
-    def __init__(self, data: MapData, m: Any, *, scope: str) -> None:
+    Layers are simplified for the map's first view (:func:`map_tolerance_m` of
+    `bounds`); each legend section shows while its layers are on.
+    """
+
+    def __init__(self, data: MapData, m: Any, *, scope: str, bounds: np.ndarray) -> None:
         self.d, self.m, self.scope = data, m, scope
         self.t = data.t
-        self.legend: list[str] = []
+        self.tolerance_m = map_tolerance_m(bounds)
+        self.sections: list[tuple[str, list[Any]]] = []
+        self.notes: list[str] = []
+        self.unit_layer: Any = None
 
     def note_empty(self, label: str) -> None:
-        self.legend.append(f'<div class="empty">{_esc(label)}</div>')
+        self.notes.append(f'<div class="empty">{_esc(label)}</div>')
 
     def units(self, units: gpd.GeoDataFrame, highlight: str | None) -> None:
         t_max = f"{self.d.thresholds[-1]:g}"
         label = self.t["layer_units"].format(t=t_max)
         group = folium.FeatureGroup(name=_layer_name(label))
-
-        units = units.assign(own=(units["unit_id"] == highlight).astype(int))
+        classes = self.d.classes
+        units = simplify_web(units, self.tolerance_m, coverage=True)
+        units = units.assign(
+            own=(units["unit_id"] == highlight).astype(int),
+            fill=[classes.colour(s) for s in units["share"]],
+        )
 
         def style(f: dict[str, Any]) -> dict[str, Any]:
             own = bool(f["properties"]["own"])
             return {
-                "fillColor": share_colour(f["properties"]["share"]),
-                "color": "#000" if own else "#555",
-                "weight": 3 if own else 1,
-                "fillOpacity": 0.5 if own or highlight is None else 0.2,
+                "fillColor": f["properties"]["fill"],
+                "color": "#000" if own else "#666",
+                "weight": 3 if own else 0.8,
+                "fillOpacity": 0.6 if own or highlight is None else 0.3,
             }
 
-        _add_polygons(group, units, style, popup=self.scope == "district", extra=("own", "share"))
+        district = self.scope == "district"
+        extra = ("own", "fill", *(["popup"] if district else []))
+        self.unit_layer = _add_polygons(group, units, style, extra=extra, pane=pane("units"))
         group.add_to(self.m)
-        self.legend.append(f"<h4>{_esc(label)}</h4>")
-        self.legend.append(_ramp([(c, f"{lower:.0%}") for lower, c in _SHARE_BINS]))
+        self.sections.append((f"<h4>{_esc(label)}</h4>{self._class_rows(district)}", [group]))
+
+    def _class_rows(self, counts: bool) -> str:
+        classes = self.d.classes
+        index = [classes.index(s) for s in self.d.units["share"]]
+        rows = []
+        for i, (colour, text) in enumerate(zip(classes.colours, classes.labels(), strict=True)):
+            met = classes.target is not None and i == len(classes.colours) - 1
+            text = self.t["class_target_met"].format(range=text) if met else text
+            if counts:
+                text += f" ({sum(1 for k in index if k == i)})"
+            rows.append(_legend_row(colour, text))
+        if any(k is None for k in index):
+            rows.append(_legend_row(NO_DATA_COLOUR, self.t["class_no_elderly"]))
+        if classes.target is not None:
+            target = self.t["class_target_note"].format(target=f"{classes.target:.0%}")
+            rows.append(f"<div><small>{_esc(target)}</small></div>")
+        return "".join(rows)
+
+    def network(self, lines: gpd.GeoDataFrame) -> None:
+        lines = simplify_web(lines, self.tolerance_m)
+        if lines.empty:
+            return
+        label = self.t["layer_network"]
+        group = folium.FeatureGroup(name=_layer_name(label))
+        folium.GeoJson(
+            _geojson(lines, []),
+            style_function=lambda f: {"color": NETWORK_COLOUR, "weight": 1, "opacity": 0.7},
+            pane=pane("network"),
+            interactive=False,
+        ).add_to(group)
+        group.add_to(self.m)
+        self.sections.append((_legend_row(NETWORK_COLOUR, label, line=True), [group]))
 
     def density(self, raster: DensityRaster | None, cell_m: float) -> None:
         label = self.t["layer_density"]
         if raster is None:
             self.note_empty(self.t["empty_density"])
             return
-        ImageOverlay(
+        overlay = ImageOverlay(
             raster.rgba,
             bounds=raster.bounds,
             name=_layer_name(f"{label} ({cell_m:g} m)"),
             show=False,
             pixelated=True,
             opacity=0.75,
-        ).add_to(self.m)
-        self.legend.append(f"<h4>{_esc(label)} (/km²)</h4>")
-        self.legend.append(_ramp([(c, f"{lower:,.0f}") for lower, c in DENSITY_BINS]))
+            pane=pane("density"),
+        )
+        overlay.add_to(self.m)
+        ramp = _ramp([(c, f"{lower:,.0f}") for lower, c in DENSITY_BINS])
+        self.sections.append((f"<h4>{_esc(label)} (/km²)</h4>{ramp}", [overlay]))
 
     def service_areas(self, areas: gpd.GeoDataFrame) -> None:
-        self.legend.append(f"<h4>{_esc(self.t['layer_service_areas'])}</h4>")
+        areas = simplify_web(areas, self.tolerance_m)
+        heading = len(self.sections)
+        self.sections.append((f"<h4>{_esc(self.t['layer_service_areas'])}</h4>", []))
         ths = list(self.d.thresholds)
         for i, th in reversed(list(enumerate(ths))):
             colour = THRESHOLD_COLOURS[min(i, len(THRESHOLD_COLOURS) - 1)]
@@ -270,10 +265,12 @@ class _MapBuilder:
                 lambda f, c=colour: {"fillColor": c, "color": c, "weight": 0.6, "fillOpacity": 0.2},
             )
             group.add_to(self.m)
-            self.legend.append(_legend_row(colour, label))
+            self.sections[heading][1].append(group)
+            self.sections.append((_legend_row(colour, label), [group]))
 
     def gaps(self, gaps: gpd.GeoDataFrame) -> None:
         label = self.t["layer_gaps"].format(t=f"{self.d.thresholds[-1]:g}")
+        gaps = simplify_web(gaps, self.tolerance_m)
         if gaps.empty:
             self.note_empty(self.t["empty_gaps"].format(t=f"{self.d.thresholds[-1]:g}"))
             return
@@ -284,18 +281,19 @@ class _MapBuilder:
             lambda f: {
                 "fillColor": GAP_COLOUR,
                 "color": GAP_COLOUR,
-                "weight": 0.5,
+                "weight": 0.8,
                 "fillOpacity": 0.45,
             },
         )
         group.add_to(self.m)
-        self.legend.append(_legend_row(GAP_COLOUR, label))
+        self.sections.append((_legend_row(GAP_COLOUR, label), [group]))
 
     def stations(self, stations: gpd.GeoDataFrame) -> None:
-        self.legend.append(f"<h4>{_esc(self.t['layer_stations'])}</h4>")
         if stations.empty:
             self.note_empty(self.t["empty_stations"])
             return
+        heading = len(self.sections)
+        self.sections.append((f"<h4>{_esc(self.t['layer_stations'])}</h4>", []))
         for kind, sub in stations.groupby("kind", sort=True):
             colour = self.d.kind_colours.get(str(kind), "#333333")
             label = f"{self.t['station']}: {_i18n.kind_label(kind, self.d.lang)}"
@@ -311,7 +309,8 @@ class _MapBuilder:
                 tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
             ).add_to(group)
             group.add_to(self.m)
-            self.legend.append(_legend_row(colour, label, dot=True))
+            self.sections[heading][1].append(group)
+            self.sections.append((_legend_row(colour, label, dot=True), [group]))
 
     def sites(self, sites: gpd.GeoDataFrame | None) -> None:
         if sites is None:
@@ -333,15 +332,16 @@ class _MapBuilder:
                 tooltip=folium.Tooltip(s["tip"]),
             ).add_to(group)
         group.add_to(self.m)
-        self.legend.append(_legend_row(SITE_COLOUR, label, dot=True))
+        self.sections.append((_legend_row(SITE_COLOUR, label, dot=True), [group]))
 
     def developments(self, devs: gpd.GeoDataFrame | None) -> None:
         if devs is None:
             return
-        self.legend.append(f"<h4>{_esc(self.t['layer_developments'])}</h4>")
         if devs.empty:
             self.note_empty(self.t["empty_developments"])
             return
+        heading = len(self.sections)
+        self.sections.append((f"<h4>{_esc(self.t['layer_developments'])}</h4>", []))
         for verdict in ("FAIL", "UNKNOWN", "PASS"):
             sub = devs[devs["verdict"] == verdict]
             if sub.empty:
@@ -374,12 +374,17 @@ class _MapBuilder:
                     tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
                 ).add_to(group)
             group.add_to(self.m)
-            self.legend.append(_legend_row(colour, label, line=True))
+            self.sections[heading][1].append(group)
+            self.sections.append((_legend_row(colour, label, line=True), [group]))
 
     def finish(self) -> Any:
-        corner = "bottomleft" if self.scope == "district" else "bottomright"
-        _Legend("".join(self.legend), corner).add_to(self.m)
-        folium.LayerControl(collapsed=self.scope == "unit").add_to(self.m)
+        district = self.scope == "district"
+        corner = "bottomleft" if district else "bottomright"
+        Legend(self.sections, "".join(self.notes), corner).add_to(self.m)
+        MetricScale("bottomright" if district else "bottomleft").add_to(self.m)
+        if district and self.unit_layer is not None:
+            UnitClick(self.unit_layer).add_to(self.m)
+        folium.LayerControl(collapsed=not district).add_to(self.m)
         return self.m
 
 
@@ -391,6 +396,10 @@ def coverage_map(
     height: str = "100%",
 ) -> Any:
     """Return the district map of a run: every unit, layer and legend.
+
+    The first view fits the units; a click anywhere opens the popup of the unit under
+    it (with the link to its page), whatever layers are on; the legend shows the
+    layers that are on, with the classes of the units relative to the target.
 
     Parameters
     ----------
@@ -413,10 +422,12 @@ def coverage_map(
     if tiles is not None:
         data = _replace_tiles(data, tiles)
     bounds = data.units.total_bounds if len(data.units) else data.stations.total_bounds
-    b = _MapBuilder(data, _new_map(bounds, data.tiles, height=height), scope="district")
+    m = _new_map(bounds, data.tiles, height=height)
+    b = _MapBuilder(data, m, scope="district", bounds=bounds)
     b.units(data.units, None)
     cell = DENSITY_CELL_M["district"]
     b.density(density_raster(data.density, cell), cell)
+    b.network(data.network)
     b.service_areas(data.areas)
     b.gaps(_dissolved_gaps(data.gaps))
     b.stations(data.stations)
@@ -446,7 +457,8 @@ def _dissolved_gaps(gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str = "460px") -> Any:
     """Return the map of one unit: its gaps, stations, service areas and sites nearby.
 
-    Layers are cut to the unit's extent plus `pad_m` metres, so a page stays small.
+    Layers are cut to the unit's extent plus `pad_m` metres and simplified for that
+    extent, so a page stays small.
 
     Parameters
     ----------
@@ -472,10 +484,11 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
     pad_lon = pad_m / (111_320.0 * max(np.cos(np.radians((south + north) / 2)), 0.1))
     window = (west - pad_lon, south - pad_lat, east + pad_lon, north + pad_lat)
     m = _new_map(match.total_bounds, data.tiles, height=height, padding=24)
-    b = _MapBuilder(data, m, scope="unit")
-    b.units(_window(data.units, window, clip=False), str(unit_id))
+    b = _MapBuilder(data, m, scope="unit", bounds=np.asarray(window))
+    b.units(_window(data.units, window, clip=True), str(unit_id))
     cell = DENSITY_CELL_M["unit"]
     b.density(density_raster(data.density, cell, window=window), cell)
+    b.network(_window(data.network, window, clip=True))
     b.service_areas(_window(data.areas, window, clip=True))
     b.gaps(data.gaps[data.gaps["unit_id"] == str(unit_id)])
     b.stations(_window(data.stations, window, clip=False))
