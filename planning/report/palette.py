@@ -127,7 +127,8 @@ def share_classes(shares: ArrayLike, *, target: float | None, k: int = 5) -> Sha
     """Class coverage shares so that the units spread, relative to a target.
 
     Shares below the target are classed by Fisher–Jenks natural breaks (mapclassify),
-    rounded to whole percentage points, into at most `k` classes coloured from far below
+    each break midway between two classes and rounded to whole percentage points, into
+    at most `k` classes coloured from far below
     the target (dark orange) to close to it (light); shares that reach the target form
     one green class.
 
@@ -153,8 +154,7 @@ def share_classes(shares: ArrayLike, *, target: float | None, k: int = 5) -> Sha
     lower = [0.0]
     if np.unique(below).size > 1:
         n = min(k, int(np.unique(below).size))
-        uppers = _jenks_uppers(below, n)
-        for b in np.floor(np.asarray(uppers) * 100.0 + 0.5) / 100.0:
+        for b in np.floor(_jenks_breaks(below, n) * 100.0 + 0.5) / 100.0:
             if lower[-1] < b < top:
                 lower.append(float(b))
     ramp = _BELOW_TARGET_COLOURS
@@ -166,15 +166,18 @@ def share_classes(shares: ArrayLike, *, target: float | None, k: int = 5) -> Sha
     return ShareClasses(tuple(lower), tuple(colours), target)
 
 
-def _jenks_uppers(values: np.ndarray, k: int) -> np.ndarray:
-    """Return the inner class bounds of Fisher–Jenks breaks (of 500 quantiles when larger).
+def _jenks_breaks(values: np.ndarray, k: int) -> np.ndarray:
+    """Return the Fisher–Jenks class breaks of `values`: midway between neighbouring classes.
 
-    The exact algorithm takes quadratic time; on many values it runs on evenly spaced
-    quantiles instead (deterministic, unlike mapclassify's random sample).
+    The exact algorithm takes quadratic time; on many values it runs on 500 evenly
+    spaced quantiles instead (deterministic, unlike mapclassify's random sample).
     """
+    sample = values
     if values.size > _JENKS_MAX_N:
-        values = np.quantile(values, np.linspace(0.0, 1.0, _JENKS_MAX_N))
+        sample = np.quantile(values, np.linspace(0.0, 1.0, _JENKS_MAX_N))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Numba not installed", category=UserWarning)
-        bins = mapclassify.FisherJenks(values, k=k).bins
-    return np.asarray(bins[:-1], dtype=float)
+        uppers = np.asarray(mapclassify.FisherJenks(sample, k=k).bins[:-1], dtype=float)
+    ordered = np.unique(values)
+    above = ordered[np.minimum(np.searchsorted(ordered, uppers, side="right"), ordered.size - 1)]
+    return (uppers + above) / 2.0
