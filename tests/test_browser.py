@@ -245,7 +245,8 @@ def test_district_map(browser, server, run_dir):
     labels = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
     stations = pd.read_csv(run_dir / "coverage_stations.csv")
     devs = pd.read_csv(run_dir / "compliance.csv")
-    expected = 1 + 1 + 3 + 1 + stations["kind"].nunique() + 1 + devs["verdict"].nunique()
+    # units, density, road network, 3 service areas, gaps, stations by kind, sites, devs
+    expected = 1 + 1 + 1 + 3 + 1 + stations["kind"].nunique() + 1 + devs["verdict"].nunique()
     assert len(labels) == expected, labels
     assert any("建议点位" in x for x in labels) and any("新建小区" in x for x in labels)
     assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() > 128

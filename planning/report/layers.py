@@ -333,7 +333,8 @@ def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> 
 
 
 def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
-    keep = areas[~areas.geometry.is_empty & areas.geometry.notna()]
+    geoms = np.asarray(areas.geometry.values)
+    keep = areas[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
     web = to_web(keep)
     tips = [
         f"{_esc(sid)} · {_fmt_num(th, '{:g}')} {_esc(t['min'])}<br>"
