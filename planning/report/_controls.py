@@ -198,3 +198,26 @@ class UnitClick(MacroElement):  # type: ignore[misc]
         super().__init__()
         self._name = "UnitClick"
         self.units = units
+
+
+class FocusWithoutScroll(MacroElement):  # type: ignore[misc]
+    """Focus the map on a click without scrolling the page that holds it.
+
+    Leaflet focuses the map on the first mouse press (for keyboard panning); in a frame
+    that is partly below the window, the browser then scrolls the outer page, the press
+    and the release land on different points and the first click is lost.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (c) {
+            c.focus = function () { HTMLElement.prototype.focus.call(c, {preventScroll: true}); };
+        })({{ this._parent.get_name() }}.getContainer());
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "FocusWithoutScroll"

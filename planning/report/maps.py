@@ -37,7 +37,15 @@ from offlinefolium.raster_layers import ImageOverlay
 import planning.report._i18n as _i18n
 from planning._errors import InputError
 from planning.coverage import CoverageResult
-from planning.report._controls import Attribution, Legend, MetricScale, UnitClick, add_panes, pane
+from planning.report._controls import (
+    Attribution,
+    FocusWithoutScroll,
+    Legend,
+    MetricScale,
+    UnitClick,
+    add_panes,
+    pane,
+)
 from planning.report._geometry import map_tolerance_m, simplify_web
 from planning.report._offline import (
     _LEAFLET_CSS,
@@ -101,18 +109,23 @@ def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding:
     root: Any = m.get_root()
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="icon")
     Attribution(ATTRIBUTION).add_to(m)
+    FocusWithoutScroll().add_to(m)
     add_panes(m)
     return m
 
 
 def _geojson(gdf: gpd.GeoDataFrame, columns: list[str]) -> str:
-    """Return a FeatureCollection of `gdf` with only `columns` as properties (NaN: null)."""
+    """Return a FeatureCollection of `gdf` with only `columns` as properties (NaN: null).
+
+    Features are numbered (``id``), so that folium's per-feature styles name them by
+    number rather than by their first property (a whole tooltip, written once more).
+    """
     props = gdf[columns].astype(object)
     props = props.where(props.notna(), None).to_dict(orient="records")
     geoms = shapely.to_geojson(np.asarray(gdf.geometry.values))
     features = ",".join(
-        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p)}}}'
-        for g, p in zip(geoms, props, strict=True)
+        f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{json.dumps(p)}}}'
+        for i, (g, p) in enumerate(zip(geoms, props, strict=True))
     )
     return f'{{"type":"FeatureCollection","features":[{features}]}}'
 
