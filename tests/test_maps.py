@@ -354,3 +354,28 @@ def test_district_map_opens_units_under_any_layer(full_run, tmp_path):
     unit = maps.unit_map(layers.map_data(full_run), "U1")
     unit_page = maps.map_fragment(unit, assets_url="assets", assets_dir=tmp_path).script
     assert 'map.on("click"' not in unit_page and "overlayadd" in unit_page
+
+
+def test_unit_maps_share_one_network_file(run, tmp_path):
+    import json as _json
+
+    data = layers.map_data(run)
+    path = maps.write_shared_network(data, tmp_path / "assets")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("window.planningNetwork = ")
+    shared = _json.loads(text.removeprefix("window.planningNetwork = ").rstrip(";\n"))
+    (feature,) = shared["features"]
+    assert feature["geometry"]["type"] in {"LineString", "MultiLineString"}
+    linked = maps.map_fragment(
+        maps.unit_map(data, "U1", network_script="../assets/network.js"),
+        assets_url="../assets",
+        assets_dir=tmp_path / "assets",
+    )
+    own = maps.map_fragment(
+        maps.unit_map(data, "U1"), assets_url="../assets", assets_dir=tmp_path / "assets"
+    )
+    assert '<script src="../assets/network.js"></script>' in linked.head
+    assert "window.planningNetwork" in linked.script and '"planning-network"' in linked.script
+    assert "network.js" not in own.head and own.script.count("geo_json_") > linked.script.count(
+        "geo_json_"
+    )

@@ -221,3 +221,34 @@ class FocusWithoutScroll(MacroElement):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self._name = "FocusWithoutScroll"
+
+
+class SharedLines(MacroElement):  # type: ignore[misc]
+    """A non-interactive line layer read from a script file shared by many pages.
+
+    The file (see :func:`planning.report.maps.write_shared_network`) sets
+    ``window.planningNetwork`` to a GeoJSON object; the page links it once in its head
+    and draws it into `group` in the network pane, so that 128 unit maps share one copy.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <script src="{{ this.src }}"></script>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        if (window.planningNetwork) {
+            L.geoJSON(window.planningNetwork, {pane: {{ this.pane|tojson }}, interactive: false,
+                style: {{ this.style|tojson }}}).addTo({{ this.group.get_name() }});
+        }
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, src: str, group: Any, style: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "SharedLines"
+        self.src = _esc(src)
+        self.group = group
+        self.pane = pane("network")
+        self.style = style

@@ -25,6 +25,7 @@ and :func:`write_assets` write the pages and their shared assets.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -42,6 +43,7 @@ from planning.report._controls import (
     FocusWithoutScroll,
     Legend,
     MetricScale,
+    SharedLines,
     UnitClick,
     add_panes,
     pane,
@@ -77,6 +79,7 @@ __all__ = [
     "save_map",
     "unit_map",
     "write_assets",
+    "write_shared_network",
 ]
 
 #: Cell size in metres of the density grid on the district map and on unit maps.
@@ -226,18 +229,23 @@ class _MapBuilder:
             rows.append(f"<div><small>{_esc(target)}</small></div>")
         return "".join(rows)
 
-    def network(self, lines: gpd.GeoDataFrame) -> None:
+    def network(self, lines: gpd.GeoDataFrame, *, shared: str | None = None) -> None:
+        """Draw the network: `lines` simplified, or the file `shared` links (all of it)."""
         lines = simplify_web(lines, self.tolerance_m)
         if lines.empty:
             return
         label = self.t["layer_network"]
         group = folium.FeatureGroup(name=_layer_name(label))
-        folium.GeoJson(
-            _geojson(lines, []),
-            style_function=lambda f: {"color": NETWORK_COLOUR, "weight": 1, "opacity": 0.7},
-            pane=pane("network"),
-            interactive=False,
-        ).add_to(group)
+        style = {"color": NETWORK_COLOUR, "weight": 1, "opacity": 0.7}
+        if shared is not None:
+            SharedLines(shared, group, style).add_to(self.m)
+        else:
+            folium.GeoJson(
+                _geojson(lines, []),
+                style_function=lambda f: style,
+                pane=pane("network"),
+                interactive=False,
+            ).add_to(group)
         group.add_to(self.m)
         self.sections.append((_legend_row(NETWORK_COLOUR, label, line=True), [group]))
 
@@ -467,7 +475,14 @@ def _dissolved_gaps(gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return merged.set_geometry(_round_coords(merged.geometry.values), crs=4326)
 
 
-def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str = "460px") -> Any:
+def unit_map(
+    data: MapData,
+    unit_id: str,
+    *,
+    pad_m: float = 400.0,
+    height: str = "460px",
+    network_script: str | None = None,
+) -> Any:
     """Return the map of one unit: its gaps, stations, service areas and sites nearby.
 
     Layers are cut to the unit's extent plus `pad_m` metres and simplified for that
@@ -482,6 +497,9 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
         Margin around the unit, metres.
     height : str
         CSS height of the map.
+    network_script : str, optional
+        URL of the file :func:`write_shared_network` wrote: the page links it instead of
+        holding its own piece of the network (pages of one run share one copy).
 
     Returns
     -------
@@ -501,7 +519,7 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
     b.units(_window(data.units, window, clip=True), str(unit_id))
     cell = DENSITY_CELL_M["unit"]
     b.density(density_raster(data.density, cell, window=window), cell)
-    b.network(_window(data.network, window, clip=True))
+    b.network(_window(data.network, window, clip=True), shared=network_script)
     b.service_areas(_window(data.areas, window, clip=True))
     b.gaps(data.gaps[data.gaps["unit_id"] == str(unit_id)])
     b.stations(_window(data.stations, window, clip=False))
@@ -510,6 +528,19 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
         None if data.developments is None else _window(data.developments, window, clip=False)
     )
     return b.finish()
+
+
+def write_shared_network(data: MapData, assets_dir: str | Path) -> Path:
+    """Write the network of `data` as ``network.js`` into `assets_dir` and return its path.
+
+    The file sets ``window.planningNetwork`` to the network as GeoJSON (lon/lat rounded to
+    about 1 m), for the unit maps (see `network_script` of :func:`unit_map`).
+    """
+    path = Path(assets_dir) / "network.js"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"window.planningNetwork = {_geojson(data.network, [])};\n"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _window(gdf: gpd.GeoDataFrame, box: tuple[float, ...], *, clip: bool) -> gpd.GeoDataFrame:

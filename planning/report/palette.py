@@ -180,4 +180,4 @@ def _jenks_breaks(values: np.ndarray, k: int) -> np.ndarray:
         uppers = np.asarray(mapclassify.FisherJenks(sample, k=k).bins[:-1], dtype=float)
     ordered = np.unique(values)
     above = ordered[np.minimum(np.searchsorted(ordered, uppers, side="right"), ordered.size - 1)]
-    return (uppers + above) / 2.0
+    return np.asarray((uppers + above) / 2.0, dtype=float)
