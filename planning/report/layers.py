@@ -1,9 +1,11 @@
 """The layers of a run's maps: its tables shaped once, in lon/lat, with escaped tooltips.
 
 :func:`map_data` turns a run (or a coverage result) into a :class:`MapData`: units with
-their coverage share, stations by kind, service areas per threshold, gaps, the elderly
-density points (gridded by :func:`density_raster`) and, when the run has them, proposed
-sites and development verdicts. The accessors (:func:`siting_of`, :func:`compliance_of`,
+their coverage share and its classes (relative to the target of :func:`target_share`),
+the analysis network as one line, stations by kind, service areas per threshold, gaps,
+the elderly density points (gridded by :func:`density_raster` into one image) and, when
+the run has them, proposed sites and development verdicts. Geometry is kept at about
+1 m; each map simplifies it for its own scale. The accessors (:func:`siting_of`, :func:`compliance_of`,
 :func:`reasons_of`, ...) read a run's optional siting and compliance tables for the maps,
 pages, workbook and charts alike. Every string that comes from data is HTML-escaped
 before it reaches a tooltip or popup.
