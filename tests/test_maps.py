@@ -376,6 +376,10 @@ def test_unit_maps_share_one_network_file(run, tmp_path):
     )
     assert '<script src="../assets/network.js"></script>' in linked.head
     assert "window.planningNetwork" in linked.script and '"planning-network"' in linked.script
+    fill = re.search(r"L\.geoJSON\(window\.planningNetwork.*?\.addTo\((\w+)\)", linked.script, re.S)
+    assert fill, "the shared network is drawn into no group"
+    made = linked.script.index(f"var {fill.group(1)} = L.featureGroup")
+    assert made < fill.start()  # the group exists before the shared file fills it
     assert "network.js" not in own.head and own.script.count("geo_json_") > linked.script.count(
         "geo_json_"
     )

@@ -237,9 +237,7 @@ class _MapBuilder:
         label = self.t["layer_network"]
         group = folium.FeatureGroup(name=_layer_name(label))
         style = {"color": NETWORK_COLOUR, "weight": 1, "opacity": 0.7}
-        if shared is not None:
-            SharedLines(shared, group, style).add_to(self.m)
-        else:
+        if shared is None:
             folium.GeoJson(
                 _geojson(lines, []),
                 style_function=lambda f: style,
@@ -247,6 +245,8 @@ class _MapBuilder:
                 interactive=False,
             ).add_to(group)
         group.add_to(self.m)
+        if shared is not None:  # after the group: its script fills the group
+            SharedLines(shared, group, style).add_to(self.m)
         self.sections.append((_legend_row(NETWORK_COLOUR, label, line=True), [group]))
 
     def density(self, raster: DensityRaster | None, cell_m: float) -> None:
