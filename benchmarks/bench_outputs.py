@@ -9,8 +9,8 @@ Run from the repository root::
 The demo is the embedded central-Wuhan scenario (``planning demo``). The municipal run
 covers the whole of Wuhan: its main roads (planar noding), the WorldPop 60+ rasters and
 the 13 districts as units, with the demo's illustrative stations; it needs the source
-data beside the repository (``../shared/data/wuhan``) and is skipped, with a message,
-without them. Targets: demo folder ≤ 25 MB, municipal ≤ 150 MB with its outputs
+data beside the repository (``../shared/data/wuhan``, or under the folder
+``PLANNING_SHARED_DATA`` names) and is skipped, with a message, without them. Targets: demo folder ≤ 25 MB, municipal ≤ 150 MB with its outputs
 (tables, workbook, GeoPackage, charts, map, pages) written in under 20 s.
 :func:`folder_sizes` and :func:`bench_outputs` can be called from other benchmarks.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,7 +29,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data" / "wuhan"
+SHARED = Path(os.environ.get("PLANNING_SHARED_DATA", ROOT.parent / "shared" / "data")) / "wuhan"
 sys.path.insert(0, str(ROOT))
 
 from planning import settings  # noqa: E402
