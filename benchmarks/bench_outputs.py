@@ -10,8 +10,9 @@ The demo is the embedded central-Wuhan scenario (``planning demo``). The municip
 covers the whole of Wuhan: its main roads (planar noding), the WorldPop 60+ rasters and
 the 13 districts as units, with the demo's illustrative stations; it needs the source
 data beside the repository (``../shared/data/wuhan``, or under the folder
-``PLANNING_SHARED_DATA`` names) and is skipped, with a message, without them. Targets: demo folder ≤ 25 MB, municipal ≤ 150 MB with its outputs
-(tables, workbook, GeoPackage, charts, map, pages) written in under 20 s.
+``PLANNING_SHARED_DATA`` names) and is skipped, with a message, without them.
+Targets: demo folder ≤ 25 MB, municipal ≤ 150 MB with its outputs (tables, workbook,
+GeoPackage, charts, map, pages) written in under 20 s.
 :func:`folder_sizes` and :func:`bench_outputs` can be called from other benchmarks.
 """
 
