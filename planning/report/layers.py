@@ -5,10 +5,10 @@ their coverage share and its classes (relative to the target of :func:`target_sh
 the analysis network as one line, stations by kind, service areas per threshold, gaps,
 the elderly density points (gridded by :func:`density_raster` into one image) and, when
 the run has them, proposed sites and development verdicts. Geometry is kept at about
-1 m; each map simplifies it for its own scale. The accessors (:func:`siting_of`, :func:`compliance_of`,
-:func:`reasons_of`, ...) read a run's optional siting and compliance tables for the maps,
-pages, workbook and charts alike. Every string that comes from data is HTML-escaped
-before it reaches a tooltip or popup.
+1 m; each map simplifies it for its own scale. The accessors (:func:`siting_of`,
+:func:`compliance_of`, :func:`reasons_of`, ...) read a run's optional siting and
+compliance tables for the maps, pages, workbook and charts alike. Every string that
+comes from data is HTML-escaped before it reaches a tooltip or popup.
 """
 
 from __future__ import annotations

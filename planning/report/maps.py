@@ -48,7 +48,7 @@ from planning.report._controls import (
     add_panes,
     pane,
 )
-from planning.report._geometry import map_tolerance_m, simplify_web
+from planning.report._geometry import MIN_TOLERANCE_M, map_tolerance_m, simplify_web
 from planning.report._offline import (
     _LEAFLET_CSS,
     _LEAFLET_JS,
@@ -534,11 +534,15 @@ def write_shared_network(data: MapData, assets_dir: str | Path) -> Path:
     """Write the network of `data` as ``network.js`` into `assets_dir` and return its path.
 
     The file sets ``window.planningNetwork`` to the network as GeoJSON (lon/lat rounded to
-    about 1 m), for the unit maps (see `network_script` of :func:`unit_map`).
+    about 1 m), for the unit maps (see `network_script` of :func:`unit_map`), simplified
+    for the map of the smallest unit.
     """
     path = Path(assets_dir) / "network.js"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = f"window.planningNetwork = {_geojson(data.network, [])};\n"
+    sides = data.units.bounds.to_numpy()
+    tolerance = min((map_tolerance_m(b) for b in sides), default=MIN_TOLERANCE_M)
+    lines = simplify_web(data.network, tolerance)
+    text = f"window.planningNetwork = {_geojson(lines, [])};\n"
     path.write_text(text, encoding="utf-8")
     return path
 
