@@ -110,7 +110,7 @@ def municipal_scenario(folder: Path) -> Path | None:
         "stations": {"path": str(ROOT / "data" / "wuhan_stations.gpkg"), "layer": "stations"},
         "units": {
             "path": str(districts),
-            "columns": {"id": "unit_id", "locname": "name"},
+            "columns": {"id": "unit_id", "name": "name_en", "locname": "name"},
             "default_level": "district",
         },
         "walk_speed_m_s": 0.8,

@@ -151,8 +151,12 @@ def _add_polygons(
     return layer
 
 
-def _legend_row(colour: str, label: str, *, dot: bool = False, line: bool = False) -> str:
+def _legend_row(
+    colour: str, label: str, *, dot: bool = False, line: bool = False, rule: bool = False
+) -> str:
     style = f"background:{colour}" if not line else f"border:2px solid {colour};background:none"
+    if rule:  # a road: a thin line
+        style = f"border:0;border-top:2px solid {colour};height:0;vertical-align:3px"
     cls = ' class="dot"' if dot else ""
     return f'<div><i{cls} style="{style}"></i>{_esc(label)}</div>'
 
@@ -247,7 +251,7 @@ class _MapBuilder:
         group.add_to(self.m)
         if shared is not None:  # after the group: its script fills the group
             SharedLines(shared, group, style).add_to(self.m)
-        self.sections.append((_legend_row(NETWORK_COLOUR, label, line=True), [group]))
+        self.sections.append((_legend_row(NETWORK_COLOUR, label, rule=True), [group]))
 
     def density(self, raster: DensityRaster | None, cell_m: float) -> None:
         label = self.t["layer_density"]
