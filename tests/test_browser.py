@@ -333,7 +333,7 @@ _SCREEN_POINT = """([lat, lon]) => {
 def test_units_open_from_the_index_map_with_every_layer_on(browser, server, run_dir):
     units = _click_points(run_dir)
     clicked = []
-    for _, unit in units.iloc[::5].iterrows():
+    for _, unit in units.iloc[::8].iterrows():
         page, watch = _open(
             browser, f"{server}/index.html", server, "index-click.png", in_frame=True
         )
