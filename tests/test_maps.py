@@ -398,3 +398,26 @@ def test_unit_maps_share_one_network_file(run, tmp_path):
     assert "network.js" not in own.head and own.script.count("geo_json_") > linked.script.count(
         "geo_json_"
     )
+
+
+def test_many_gaps_draw_the_smaller_ones_as_one_image(full_run, monkeypatch):
+    import shapely
+
+    from planning.report._geometry import polygon_image
+
+    data = layers.map_data(full_run, language="en")
+    monkeypatch.setattr(maps, "MAX_GAP_FEATURES", 1)
+    page = _render(maps.coverage_map(data))
+    assert "smaller ones are drawn as an image" in page
+    largest = data.gaps.sort_values("elderly").iloc[-1]
+    assert largest["tip"].replace("<", "\\u003c").replace(">", "\\u003e")[:20] in page
+    # the image fills exactly the cells the other gaps touch
+    rest = data.gaps.sort_values("elderly").iloc[:-1]
+    rgba, ((south, west), (north, east)) = polygon_image(rest, "#2166ac", cell_m=10.0)
+    filled = rgba[..., 3] > 0
+    assert filled.any() and (rgba[filled][:, :3] == [0x21, 0x66, 0xAC]).all()
+    w, s, e, n = rest.total_bounds
+    assert west <= w and south <= s and east >= e and north >= n
+    cell_area = (north - south) * (east - west) / filled.size
+    assert filled.sum() * cell_area >= shapely.union_all(rest.geometry.values).area
+    assert polygon_image(rest.iloc[:0], "#2166ac", cell_m=10.0) is None

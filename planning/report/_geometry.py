@@ -6,7 +6,8 @@ the tolerance (one screen pixel two zoom levels in from the first view of a map 
 :func:`simplify_web` simplifies lon/lat layers with it. Units form a coverage (they
 share their boundaries), simplified together so that neighbours keep a common edge
 (``shapely.coverage_simplify``); other polygons and lines keep their own topology.
-:func:`network_lines` turns the analysis network into one light line layer.
+:func:`network_lines` turns the analysis network into one light line layer;
+:func:`polygon_image` draws many small polygons as one image.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import logging
 import geopandas as gpd
 import numpy as np
 import shapely
+from affine import Affine
+from pyproj import Transformer
+from rasterio.features import rasterize
 from shapely.errors import GEOSException
 
 from planning.report._web import _round_coords
@@ -107,3 +111,34 @@ def network_lines(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         else shapely.MultiLineString()
     )
     return to_web(gpd.GeoDataFrame({"tip": [""]}, geometry=[merged], crs=edges.crs))
+
+
+def polygon_image(
+    gdf: gpd.GeoDataFrame, colour: str, *, cell_m: float, alpha: int = 140
+) -> tuple[np.ndarray, list[list[float]]] | None:
+    """Draw lon/lat polygons as one RGBA image on a Web-Mercator grid of `cell_m` metres.
+
+    A cell is filled when a polygon touches it. Returns the image and its lon/lat bounds
+    ``[[south, west], [north, east]]`` (for Leaflet), or None for an empty layer.
+    """
+    if gdf.empty:
+        return None
+    _, south, _, north = gdf.total_bounds
+    c = cell_m / max(float(np.cos(np.radians((south + north) / 2.0))), 0.1)
+    merc = gdf.geometry.to_crs(3857)
+    mx0, my0, mx1, my1 = merc.total_bounds
+    x0, y1 = np.floor(mx0 / c) * c, np.ceil(my1 / c) * c
+    width, height = max(int(np.ceil((mx1 - x0) / c)), 1), max(int(np.ceil((y1 - my0) / c)), 1)
+    mask = rasterize(
+        ((g, 1) for g in merc.values),
+        out_shape=(height, width),
+        transform=Affine(c, 0.0, x0, 0.0, -c, y1),
+        all_touched=True,
+        dtype="uint8",
+    )
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    rgba[mask == 1] = [*(int(colour[i : i + 2], 16) for i in (1, 3, 5)), alpha]
+    to_lonlat = Transformer.from_crs(3857, 4326, always_xy=True)
+    lon0, lat0 = to_lonlat.transform(x0, y1 - height * c)
+    lon1, lat1 = to_lonlat.transform(x0 + width * c, y1)
+    return rgba, [[float(lat0), float(lon0)], [float(lat1), float(lon1)]]

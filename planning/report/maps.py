@@ -48,7 +48,7 @@ from planning.report._controls import (
     add_panes,
     pane,
 )
-from planning.report._geometry import MIN_TOLERANCE_M, map_tolerance_m, simplify_web
+from planning.report._geometry import MIN_TOLERANCE_M, map_tolerance_m, polygon_image, simplify_web
 from planning.report._offline import (
     _LEAFLET_CSS,
     _LEAFLET_JS,
@@ -84,6 +84,10 @@ __all__ = [
 
 #: Cell size in metres of the density grid on the district map and on unit maps.
 DENSITY_CELL_M = {"district": 500.0, "unit": 200.0}
+#: Most gap areas a map draws as areas with a tooltip; the smaller rest form one image
+#: of cells of `GAP_IMAGE_CELL_M` metres (district map, unit maps).
+MAX_GAP_FEATURES = 500
+GAP_IMAGE_CELL_M = {"district": 100.0, "unit": 50.0}
 
 
 def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding: int = 0) -> Any:
@@ -294,24 +298,31 @@ class _MapBuilder:
             self.sections.append((_legend_row(colour, label), [group]))
 
     def gaps(self, gaps: gpd.GeoDataFrame) -> None:
+        """Draw the gaps: the largest as areas with tooltips, the rest as one image.
+
+        Beyond :data:`MAX_GAP_FEATURES` areas (a city without stations in its outskirts
+        has thousands), the smaller ones, by older people, are drawn as one image of
+        cells of :data:`GAP_IMAGE_CELL_M` for the map's scope, in the same layer.
+        """
         label = self.t["layer_gaps"].format(t=f"{self.d.thresholds[-1]:g}")
         gaps = simplify_web(gaps, self.tolerance_m)
         if gaps.empty:
             self.note_empty(self.t["empty_gaps"].format(t=f"{self.d.thresholds[-1]:g}"))
             return
         group = folium.FeatureGroup(name=_layer_name(label, len(gaps)))
-        _add_polygons(
-            group,
-            gaps,
-            lambda f: {
-                "fillColor": GAP_COLOUR,
-                "color": GAP_COLOUR,
-                "weight": 0.8,
-                "fillOpacity": 0.45,
-            },
-        )
+        order = np.argsort(-gaps["elderly"].to_numpy(dtype=float), kind="stable")
+        areas, rest = gaps.iloc[order[:MAX_GAP_FEATURES]], gaps.iloc[order[MAX_GAP_FEATURES:]]
+        image = polygon_image(rest, GAP_COLOUR, cell_m=GAP_IMAGE_CELL_M[self.scope])
+        if image is not None:
+            ImageOverlay(image[0], bounds=image[1], pixelated=True, interactive=False).add_to(group)
+        style = {"fillColor": GAP_COLOUR, "color": GAP_COLOUR, "weight": 0.8, "fillOpacity": 0.45}
+        _add_polygons(group, areas, lambda f: style)
         group.add_to(self.m)
-        self.sections.append((_legend_row(GAP_COLOUR, label), [group]))
+        row = _legend_row(GAP_COLOUR, label)
+        if len(rest):
+            note = self.t["gaps_as_image"].format(n=f"{len(rest):,}", top=f"{len(areas):,}")
+            row += f"<div><small>{_esc(note)}</small></div>"
+        self.sections.append((row, [group]))
 
     def stations(self, stations: gpd.GeoDataFrame) -> None:
         if stations.empty:
