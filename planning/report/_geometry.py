@@ -17,9 +17,9 @@ import logging
 import geopandas as gpd
 import numpy as np
 import shapely
-from affine import Affine
 from pyproj import Transformer
 from rasterio.features import rasterize
+from rasterio.transform import Affine
 from shapely.errors import GEOSException
 
 from planning.report._web import _round_coords
