@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from planning.report.charts import chart_language
 from planning.report.context import (
     _annual_summary,
     _as_bool,
@@ -80,6 +81,7 @@ def index_context(
         gaps=_gap_rows(cov.gaps.head(_TOP_GAPS_DISTRICT), pages, t),
         gaps_more=max(len(cov.gaps) - _TOP_GAPS_DISTRICT, 0),
         charts={k: Path(v).name for k, v in (charts or {}).items()},
+        charts_note=t["chart_font_missing"] if charts and chart_language(lang) != lang else "",
         siting=_siting_context(result, t, lang, pages),
         compliance=_compliance_context(result, pages, lang),
         annual=_annual_summary(result, t) if result.comparison is not None else None,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from planning.coverage import accounting
+from planning.io import write_csv
 from planning.report._i18n import html_lang
 from planning.report.annual import extent_lonlat
 from planning.report.charts import write_charts
@@ -140,11 +141,11 @@ def _remove_stale(out_dir: Path) -> None:
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     cov = result.coverage
     units = pd.DataFrame(cov.units.drop(columns="geometry"))
-    units.to_csv(out_dir / "coverage_units.csv", index=False, float_format="%.10g")
+    write_csv(units, out_dir / "coverage_units.csv", float_format="%.10g")
     sta = pd.DataFrame(cov.stations.drop(columns="geometry"))
-    sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
-    cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.10g")
-    cov.excluded.to_csv(out_dir / "excluded.csv", index=False)
+    write_csv(sta, out_dir / "coverage_stations.csv", float_format="%.10g")
+    write_csv(cov.targets, out_dir / "targets.csv", float_format="%.10g")
+    write_csv(cov.excluded, out_dir / "excluded.csv")
     _to_gpkg(cov.demand, out_dir / "demand.gpkg", "demand")
     _to_gpkg(cov.service_areas, out_dir / "service_areas.gpkg", "service_areas")
     _to_gpkg(cov.gaps, out_dir / "gaps.gpkg", "gaps")
@@ -167,7 +168,7 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
         )
     for name, frame in optional.items():
         if frame is not None:
-            frame.to_csv(out_dir / name, index=False, float_format="%.10g")
+            write_csv(frame, out_dir / name, float_format="%.10g")
 
 
 def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
@@ -273,7 +274,7 @@ def write_siting(siting_result: Any, curve: pd.DataFrame | None, out_dir: Path) 
             table["selected_ids"] = table["selected_ids"].map(
                 lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
             )
-        table.to_csv(out_dir / "siting_curve.csv", index=False, float_format="%.10g")
+        write_csv(table, out_dir / "siting_curve.csv", float_format="%.10g")
         written.append("siting_curve.csv")
     layer = getattr(siting_result, "siting", None)
     if layer is not None and len(layer):
