@@ -113,15 +113,17 @@ def folder_texts(folder: Path) -> Iterator[tuple[str, str]]:
 
 def english_runs(text: str, allowed: Iterable[str]) -> list[str]:
     """Return the runs of English words in `text` that no allowed phrase covers."""
-    for phrase in sorted({*ALLOWED_LATIN, *allowed}, key=len, reverse=True):
-        if phrase:
-            text = text.replace(phrase, " ")
-    return ENGLISH_RUN.findall(text)
+    return ENGLISH_RUN.findall(_remove(text, {*ALLOWED_LATIN, *allowed}))
 
 
 def chinese_runs(text: str, allowed: Iterable[str]) -> list[str]:
     """Return the runs of CJK characters in `text` that no allowed name covers."""
-    for phrase in sorted(set(allowed), key=len, reverse=True):
-        if phrase:
-            text = text.replace(phrase, " ")
-    return CJK.findall(text)
+    return CJK.findall(_remove(text, set(allowed)))
+
+
+def _remove(text: str, phrases: set[str]) -> str:
+    """Blank out every phrase standing on its own (not inside a longer Latin word)."""
+    for phrase in sorted((p for p in phrases if p.strip()), key=len, reverse=True):
+        pattern = rf"(?<![A-Za-z]){re.escape(phrase)}(?![A-Za-z])"
+        text = re.sub(pattern, " ", text)
+    return text

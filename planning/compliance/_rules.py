@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from planning._errors import InputError
-from planning.standards import RuleSet, load_rules
+from planning.standards import Bilingual, RuleSet, load_rules
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,10 @@ class Rule:
     section: str
     values: dict[str, Any]
     source_id: str | None
-    citation: str | None
-    clause: str | None
+    citation: Bilingual | None
+    clause: Bilingual | None
     confidence: str
-    note: str | None
+    note: Bilingual | None
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return a value of the section, or `default` when not given."""
@@ -49,9 +49,9 @@ class ComplianceRules:
                 {k: v for k, v in raw.items() if k not in meta},
                 raw.get("source_id"),
                 getattr(rules.sources.get(raw.get("source_id") or ""), "citation", None),
-                raw.get("clause"),
+                _bilingual(raw.get("clause")),
                 raw.get("confidence") or "R",
-                raw.get("note"),
+                _bilingual(raw.get("note")),
             )
             for name, raw in rules.compliance.items()
             if raw is not None
@@ -81,3 +81,12 @@ class ComplianceRules:
 
 def _load(rules: RuleSet | str | Path) -> ComplianceRules:
     return ComplianceRules.from_rules(rules if isinstance(rules, RuleSet) else load_rules(rules))
+
+
+def _bilingual(value: Any) -> Bilingual | None:
+    """Return a section's clause or note (``{zh, en}`` or one string) as a Bilingual."""
+    if value is None or isinstance(value, Bilingual):
+        return value
+    if isinstance(value, dict):
+        return Bilingual(str(value.get("en", "")), str(value.get("zh", "")))
+    return Bilingual(str(value))

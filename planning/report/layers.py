@@ -229,7 +229,7 @@ def map_data(
         stations=stations,
         kind_colours=kind_colours(stations["kind"]) if len(stations) else {},
         areas=_area_layer(cov.service_areas, t),
-        gaps=_gap_layer(cov.gaps, t),
+        gaps=_gap_layer(cov.gaps, t, lang),
         density=density_points(cov.demand),
         sites=None if sites is None else _site_layer(sites, t, lang),
         developments=None if devs is None else _development_layer(devs, t, lang),
@@ -265,9 +265,10 @@ def _unit_layer(
         share = float(u[share_col]) if pd.notna(u[share_col]) else float("nan")
         tip = (
             f"<b>{_esc(unit_label(u, lang))}</b> ({_esc(u['unit_id'])})<br>"
-            f"{_esc(t['elderly'])}: {_fmt_num(u['elderly'])}<br>"
+            f"{_esc(t['elderly'])}: {_people(u['elderly'], t)}<br>"
             f"{_esc(t['coverage_within'].format(t=t_max))}: {_fmt_num(share, '{:.1%}')}<br>"
-            f"{_esc(t['uncovered'])}: {_fmt_num(u[f'elderly_uncovered_{t_max}min'])}"
+            f"{_esc(t['uncovered_t'].format(t=t_max))}: "
+            f"{_people(u[f'elderly_uncovered_{t_max}min'], t)}"
         )
         link = links.get(str(u["unit_id"]))
         popup = tip
@@ -279,6 +280,11 @@ def _unit_layer(
     return gpd.GeoDataFrame(
         frame, geometry=_to_web(units, simplify_m=_SIMPLIFY_M).geometry.values, crs=4326
     )
+
+
+def _people(value: Any, t: Mapping[str, str]) -> str:
+    """Return a number of people with its unit (``1,316人``; no unit word in English)."""
+    return f"{_fmt_num(value)}{t['unit_people']}"
 
 
 def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
@@ -296,7 +302,7 @@ def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> 
         if within:
             minutes = within.removeprefix("elderly_within_").removesuffix("min")
             label = t["elderly_within"].format(t=minutes)
-            tip += f"<br>{_esc(label)}: {_fmt_num(s[within])}"
+            tip += f"<br>{_esc(label)}: {_people(s[within], t)}"
         tips.append(tip)
     return gpd.GeoDataFrame(
         {
@@ -313,8 +319,9 @@ def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
     keep = areas[~areas.geometry.is_empty & areas.geometry.notna()]
     web = _to_web(keep, simplify_m=_SIMPLIFY_M)
     tips = [
-        f"{_esc(sid)} · {_fmt_num(th, '{:g}')} {_esc(t['min'])}<br>"
-        f"{_esc(t['elderly'])}: {_fmt_num(e)}"
+        f"{_esc(t['station'])} {_esc(sid)} · "
+        f"{_esc(t['layer_service_area_t'].format(t=_fmt_num(th, '{:g}')))}<br>"
+        f"{_esc(t['elderly_inside'])}: {_people(e, t)}"
         for sid, th, e in zip(web["station_id"], web["threshold_min"], web["elderly"], strict=True)
     ]
     return gpd.GeoDataFrame(
@@ -328,12 +335,14 @@ def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
     )
 
 
-def _gap_layer(gaps: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
+def _gap_layer(gaps: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
     if gaps.empty:
         return gpd.GeoDataFrame({"gap_id": [], "unit_id": [], "tip": []}, geometry=[], crs=4326)
     web = _to_web(gaps, simplify_m=_SIMPLIFY_M)
     tips = [
-        f"<b>{_esc(g)}</b> · {_esc(u)}<br>{_esc(r)}<br>{_esc(t['elderly'])}: {_fmt_num(e)}"
+        f"<b>{_esc(t['gap'])} {_esc(g)}</b> · {_esc(t['unit'])} {_esc(u)}<br>"
+        f"{_esc(t['reason'])}: {_esc(_i18n.phrase(r, lang))}<br>"
+        f"{_esc(t['elderly'])}: {_people(e, t)}"
         for g, u, r, e in zip(
             web["gap_id"], web["unit_id"], web["reason"], web["elderly"], strict=True
         )

@@ -50,12 +50,14 @@ from planning.standards._model import (
     MILESTONES,
     REACH_TO,
     SHARE_MEASURES,
+    Bilingual,
     LifeCircle,
     Source,
     Target,
     Text,
     Unverified,
     Walk,
+    text_for,
 )
 from planning.standards._ruleset import RuleSet
 
@@ -70,6 +72,7 @@ __all__ = [
     "MILESTONES",
     "REACH_TO",
     "SHARE_MEASURES",
+    "Bilingual",
     "LifeCircle",
     "RuleSet",
     "Source",
@@ -79,4 +82,5 @@ __all__ = [
     "Walk",
     "available_rule_sets",
     "load_rules",
+    "text_for",
 ]
