@@ -464,7 +464,7 @@ def test_previous_key_in_the_scenario(tmp_path):
 def test_repr_html_of_results(written):
     result, _ = written
     html = result._repr_html_()
-    assert "<table>" in html and "covered within 3 min" in html
+    assert "<table>" in html and "3分钟覆盖率" in html
     assert EVIL not in html and "&lt;script&gt;" in html
     record = run_record(result)
     assert record["format_version"] == annual.RUN_FORMAT_VERSION

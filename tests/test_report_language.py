@@ -116,6 +116,34 @@ def test_the_demo_in_chinese_shows_no_english_outside_names(tmp_path):
     assert found == set()
 
 
+def test_notebook_summaries_follow_the_language(monkeypatch):
+    zh = tiny_run(language="zh")
+    text = " ".join(html_texts(zh._repr_html_()))
+    assert "3分钟覆盖率" in text and "情景" in text
+    assert english_runs(text, _data_names_of(zh)) == []
+    en = tiny_run(language="en")
+    text = " ".join(html_texts(en._repr_html_()))
+    assert "Coverage within 3 min" in text and "Scenario" in text
+    assert chinese_runs(text, _data_names_of(en) | _rule_quotes(en.rules)) == []
+    share = en.coverage.units["coverage_share_3min"].iloc[0]
+    assert f"{share:.1%}" in text
+    monkeypatch.setattr(settings, "language", "en")
+    assert "Coverage: 3 stations" in en.coverage._repr_html_()
+    monkeypatch.setattr(settings, "language", "zh")
+    assert "覆盖：3个设施" in en.coverage._repr_html_()
+
+
+def _data_names_of(result) -> set[str]:
+    cov = result.coverage
+    return {
+        str(v)
+        for frame in (cov.units, cov.stations)
+        for col in ("name", "unit_id", "station_id")
+        if col in frame
+        for v in frame[col].dropna()
+    }
+
+
 # --------------------------------------------------------------------------- phrases and codes
 def test_recorded_phrases_are_translated():
     zh = "zh"

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from planning import _text
 from planning._errors import InputError
 
 _FILE = "i18n.yaml"
@@ -34,12 +35,8 @@ _CODE_ALIASES = {
 }
 
 
-@cache
 def _table() -> dict[str, dict[str, str]]:
-    path = resources.files("planning.report").joinpath("templates", _FILE)
-    text = path.read_text(encoding="utf-8")
-    data: dict[str, dict[str, str]] = yaml.safe_load(text)
-    return data
+    return _text.table()
 
 
 def available_languages() -> list[str]:
@@ -81,7 +78,11 @@ def html_lang(language: str) -> str:
 
 def strings(language: str) -> dict[str, str]:
     """Return every report string in `language` as ``{key: text}``."""
-    code = lang_code(language)
+    return dict(_strings(lang_code(language)))
+
+
+@cache
+def _strings(code: str) -> dict[str, str]:
     return {key: texts[code] for key, texts in _table().items()}
 
 
@@ -115,6 +116,7 @@ def _phrases() -> tuple[dict[str, str], list[tuple[re.Pattern[str], str]]]:
     return exact, patterns
 
 
+@cache
 def phrase(text: Any, language: str) -> str:
     """Return a phrase recorded in English in a table (``templates/phrases.yaml``) in `language`.
 
@@ -146,7 +148,7 @@ def code_text(column: str, value: Any, language: str) -> Any:
     """
     if value is None or (isinstance(value, float) and value != value):
         return value
-    t = strings(language)
+    t = _strings(lang_code(language))
     col = _CODE_ALIASES.get(column, column)
     if isinstance(value, bool) or col == "met":
         key = {True: "yes", False: "no", "True": "yes", "False": "no"}.get(value)

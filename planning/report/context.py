@@ -118,7 +118,7 @@ def base_context(result: RunResult, language: str | None = None) -> dict[str, An
             "speed": f"{cov.walk_speed_m_s:g}",
             "thresholds": ", ".join(f"{x:g}" for x in cov.thresholds_min),
             "max_snap": f"{result.scenario.max_snap_m:g}",
-            "area_grid": cov.area_grid,
+            "area_grid": _i18n.phrase(cov.area_grid, lang),
             "network": net,
         },
         "excluded": [

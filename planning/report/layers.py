@@ -335,14 +335,30 @@ def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
     )
 
 
+def gap_tip(
+    unit_id: Any,
+    reason: Any,
+    elderly: Any,
+    t: Mapping[str, str],
+    lang: str,
+    *,
+    gap_id: Any = None,
+) -> str:
+    """Return the escaped tooltip of a gap: labelled ids, its reason and older people."""
+    head = f"{_esc(t['gap'])} {_esc(gap_id)} · " if gap_id is not None else ""
+    return (
+        f"<b>{head}{_esc(t['unit'])} {_esc(unit_id)}</b><br>"
+        f"{_esc(t['reason'])}: {_esc(_i18n.phrase(reason, lang))}<br>"
+        f"{_esc(t['elderly'])}: {_people(elderly, t)}"
+    )
+
+
 def _gap_layer(gaps: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
     if gaps.empty:
         return gpd.GeoDataFrame({"gap_id": [], "unit_id": [], "tip": []}, geometry=[], crs=4326)
     web = _to_web(gaps, simplify_m=_SIMPLIFY_M)
     tips = [
-        f"<b>{_esc(t['gap'])} {_esc(g)}</b> · {_esc(t['unit'])} {_esc(u)}<br>"
-        f"{_esc(t['reason'])}: {_esc(_i18n.phrase(r, lang))}<br>"
-        f"{_esc(t['elderly'])}: {_people(e, t)}"
+        gap_tip(u, r, e, t, lang, gap_id=g)
         for g, u, r, e in zip(
             web["gap_id"], web["unit_id"], web["reason"], web["elderly"], strict=True
         )

@@ -41,8 +41,15 @@ from planning.report._offline import (
     save_map,
     write_assets,
 )
-from planning.report._web import _esc, _fmt_num, _round_coords
-from planning.report.layers import ATTRIBUTION, DensityRaster, MapData, density_raster, map_data
+from planning.report._web import _esc, _round_coords
+from planning.report.layers import (
+    ATTRIBUTION,
+    DensityRaster,
+    MapData,
+    density_raster,
+    gap_tip,
+    map_data,
+)
 from planning.report.palette import (
     _SHARE_BINS,
     DENSITY_BINS,
@@ -418,7 +425,7 @@ def coverage_map(
     cell = DENSITY_CELL_M["district"]
     b.density(density_raster(data.density, cell), cell)
     b.service_areas(data.areas)
-    b.gaps(_dissolved_gaps(data.gaps))
+    b.gaps(_dissolved_gaps(data.gaps, data.t, data.lang))
     b.stations(data.stations)
     b.sites(data.sites)
     b.developments(data.developments)
@@ -431,13 +438,13 @@ def _replace_tiles(data: MapData, tiles: str) -> MapData:
     return replace(data, tiles=tile_layers(tiles))
 
 
-def _dissolved_gaps(gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _dissolved_gaps(gaps: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
     """One feature per unit and reason: keeps the district map light (the GPKG has all)."""
     if gaps.empty:
         return gaps
     merged = gaps.dissolve(by=["unit_id", "reason"], as_index=False, aggfunc={"elderly": "sum"})
     merged["tip"] = [
-        f"<b>{_esc(u)}</b><br>{_esc(r)}<br>{_fmt_num(e)}"
+        gap_tip(u, r, e, t, lang)
         for u, r, e in zip(merged["unit_id"], merged["reason"], merged["elderly"], strict=True)
     ]
     return merged.set_geometry(_round_coords(merged.geometry.values), crs=4326)
