@@ -1,11 +1,13 @@
 """Tables and layers of a run for colleagues and GIS: Excel workbook and GeoPackage.
 
-``coverage.xlsx`` has one sheet per table (units, stations, gaps, siting, compliance,
-targets, and the annual changes when a previous run was compared), headers in the
-report language with the GLOSSARY.md terms (or the column identifiers), and a
-``columns`` sheet that maps every header to its identifier. ``results.gpkg`` holds every
-layer (units, stations, service areas, gaps, demand, siting, developments) in the
-analysis CRS, ready for QGIS or ArcGIS.
+``coverage.xlsx`` has one sheet per table (units, stations, gaps, siting, siting curve,
+compliance, targets, excluded inputs, and the annual changes when a previous run was
+compared), shown in the report language by :mod:`planning.report._sheets`: sheet names,
+headers with the GLOSSARY.md terms, codes and recorded phrases translated, walking
+times in minutes, shares as percentages and the gap to each target; a ``columns``
+sheet maps every header to its identifier and every code shown to its text.
+``results.gpkg`` holds every layer (units, stations, service areas, gaps, demand,
+siting, developments) in the analysis CRS, ready for QGIS or ArcGIS.
 """
 
 from __future__ import annotations
