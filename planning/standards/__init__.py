@@ -18,7 +18,7 @@ in a few lines, usually starting from a packaged one with ``extends:``::
           zh: 到 2025 年建成一刻钟社区居家养老服务圈
           en: "a 一刻钟 community home-care circle by 2025"
         confidence: S
-        note: {zh: 解释性读法：对一刻钟服务圈更严格的地方读法, en: "interpreted: a stricter local reading"}
+        note: {zh: 解释性读法：更严格的地方读法, en: "interpreted: a stricter local reading"}
 
 Every value carries its source (``source_id`` into ``sources``), the clause it comes from
 and a confidence letter: **V** verbatim, **S** secondary summary, **R** recalled and not
