@@ -8,8 +8,10 @@ and the layer-control names), plus every cell of every workbook sheet except the
 ``columns`` dictionary.
 
 English in a Chinese run is a run of two or more Latin words (``ENGLISH_RUN``: words of
-two or more letters separated by spaces only) that no allow-listed phrase covers;
-Chinese in an English run is any CJK character outside an allow-listed name.
+two or more letters separated by spaces only), or a lone Latin word of three or more
+letters (``LONE_WORD``: codes such as ``street`` or ``PASS``; ids with digits, file
+names and units of one or two letters such as ``m²``, ``km`` pass), that no allow-listed
+phrase covers; Chinese in an English run is any CJK character outside an allow-listed name.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import openpyxl
 
 #: Two or more Latin words (2+ letters each) separated by blanks only.
 ENGLISH_RUN = re.compile(r"[A-Za-z][A-Za-z'’-]+(?:[ \u00a0]+[A-Za-z][A-Za-z'’-]+)+")
+#: A token of Latin letters only, three or more, between blanks, CJK or punctuation.
+LONE_WORD = re.compile(r"(?<![\w./@#=-])[A-Za-z]{3,}(?![\w./@#=-])")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
 #: Phrases a Chinese page keeps in Latin letters: attribution, licences, software and
 #: document names, unit symbols.
@@ -36,6 +40,11 @@ ALLOWED_LATIN = (
     "QGIS/ArcGIS",
     "GeoPackage",
     "source = illustrative",
+    "WorldPop",
+    "Excel",
+    "CSV",
+    "planning",
+    "EPSG",
 )
 _VISIBLE_ATTRS = ("title", "alt", "placeholder")
 _SCRIPT_STRINGS = (
@@ -113,7 +122,9 @@ def folder_texts(folder: Path) -> Iterator[tuple[str, str]]:
 
 def english_runs(text: str, allowed: Iterable[str]) -> list[str]:
     """Return the runs of English words in `text` that no allowed phrase covers."""
-    return ENGLISH_RUN.findall(_remove(text, {*ALLOWED_LATIN, *allowed}))
+    rest = _remove(text, {*ALLOWED_LATIN, *allowed})
+    runs = ENGLISH_RUN.findall(rest)
+    return runs + LONE_WORD.findall(ENGLISH_RUN.sub(" ", rest))
 
 
 def chinese_runs(text: str, allowed: Iterable[str]) -> list[str]:

@@ -16,13 +16,13 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from _report_fixtures import fake_compliance, fake_curve, fake_siting, tiny_run
+from _report_fixtures import fake_compliance, fake_curve, fake_siting, tiny_inputs, tiny_run
 from _visible_text import CJK, chinese_runs, english_runs, folder_texts, html_texts
 from PIL import Image
 
 from planning import settings, standards
 from planning.io import write_csv
-from planning.report import _i18n, _sheets, charts, export
+from planning.report import _i18n, _sheets, annual, charts, export
 from planning.workflow import write_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +36,11 @@ def _quiet(monkeypatch):
 def _data_names(result) -> set[str]:
     """Return the names and ids a run's data brings (shown as given, in any language)."""
     cov = result.coverage
-    frames = [cov.units, cov.stations, result.siting.siting, result.compliance.geo]
-    names: set[str] = set()
+    frames = [cov.units, cov.stations]
+    frames += [result.siting.siting] if result.siting is not None else []
+    frames += [result.compliance.geo] if result.compliance is not None else []
+    title = result.scenario.data.get("title") or {}
+    names: set[str] = {result.scenario.name, *(re.sub(r"<[^>]+>", "", v) for v in title.values())}
     for frame in frames:
         for col in ("name", "name_en", "unit_id", "station_id", "site_id", "dev_id"):
             if col in frame:
@@ -56,34 +59,37 @@ def _rule_quotes(rules) -> set[str]:
 
 
 def _written(tmp_path: Path, language: str):
+    """Write a run with siting, 四同步 and an annual comparison with last year."""
+    last = tmp_path / "last-year"
+    write_run(tiny_run(year=2025, language=language, stations=tiny_inputs()["stations"][:2]), last)
+    out = tmp_path / "run"
     result = tiny_run(language=language)
     result.siting = fake_siting(result)
     result.siting_curve = fake_curve()
     result.compliance = fake_compliance()
-    write_run(result, tmp_path)
-    return result
+    result.comparison = annual.compare_runs(result, annual.read_run(last))
+    write_run(result, out)
+    return result, out
 
 
 def test_a_chinese_run_shows_no_english_outside_names_and_attribution(tmp_path):
-    result = _written(tmp_path, "zh")
+    result, out = _written(tmp_path, "zh")
+    assert (out / "annual.html").exists()
     names = _data_names(result)
-    found = [
-        (where, run) for where, text in folder_texts(tmp_path) for run in english_runs(text, names)
-    ]
+    found = [(where, run) for where, text in folder_texts(out) for run in english_runs(text, names)]
     assert found == []
     # the scan sees what a reader sees, including map tooltips held in scripts
-    texts = [text for _, text in folder_texts(tmp_path)]
+    texts = [text for _, text in folder_texts(out)]
     assert any("15分钟" in t or "3分钟" in t for t in texts)
     assert any(t.startswith("缺口 G") or "缺口 G" in t for t in texts)
 
 
 def test_an_english_run_shows_no_chinese_outside_names(tmp_path):
-    result = _written(tmp_path, "en")
+    result, out = _written(tmp_path, "en")
+    assert (out / "annual.html").exists()
     allowed = _data_names(result) | _rule_quotes(result.rules)
     found = [
-        (where, run)
-        for where, text in folder_texts(tmp_path)
-        for run in chinese_runs(text, allowed)
+        (where, run) for where, text in folder_texts(out) for run in chinese_runs(text, allowed)
     ]
     assert found == []
 
@@ -96,7 +102,8 @@ def test_the_scan_finds_english_in_text_tooltips_and_sheets(tmp_path):
     )
     runs = [r for text in html_texts(page) for r in english_runs(text, [])]
     assert sorted(runs) == ["Beyond the river", "far from every road", "is here", "plain words"]
-    assert english_runs("© OpenStreetMap 贡献者（ODbL 1.0） 15 min 720 m", []) == []
+    assert english_runs("© OpenStreetMap 贡献者（ODbL 1.0） 720 m，2 km，S1、K2", []) == []
+    assert english_runs("结论：PASS，层级 street，15 min", []) == ["PASS", "street", "min"]
     assert chinese_runs("Unit 洪山区第01单元 and 街道", ["洪山区第01单元"]) == ["街道"]
     book = tmp_path / "b.xlsx"
     pd.DataFrame({"a": ["two words", "一个"]}).to_excel(book, sheet_name="s", index=False)
@@ -120,28 +127,17 @@ def test_notebook_summaries_follow_the_language(monkeypatch):
     zh = tiny_run(language="zh")
     text = " ".join(html_texts(zh._repr_html_()))
     assert "3分钟覆盖率" in text and "情景" in text
-    assert english_runs(text, _data_names_of(zh)) == []
+    assert english_runs(text, _data_names(zh)) == []
     en = tiny_run(language="en")
     text = " ".join(html_texts(en._repr_html_()))
     assert "Coverage within 3 min" in text and "Scenario" in text
-    assert chinese_runs(text, _data_names_of(en) | _rule_quotes(en.rules)) == []
+    assert chinese_runs(text, _data_names(en) | _rule_quotes(en.rules)) == []
     share = en.coverage.units["coverage_share_3min"].iloc[0]
     assert f"{share:.1%}" in text
     monkeypatch.setattr(settings, "language", "en")
     assert "Coverage: 3 stations" in en.coverage._repr_html_()
     monkeypatch.setattr(settings, "language", "zh")
     assert "覆盖：3个设施" in en.coverage._repr_html_()
-
-
-def _data_names_of(result) -> set[str]:
-    cov = result.coverage
-    return {
-        str(v)
-        for frame in (cov.units, cov.stations)
-        for col in ("name", "unit_id", "station_id")
-        if col in frame
-        for v in frame[col].dropna()
-    }
 
 
 # --------------------------------------------------------------------------- phrases and codes
@@ -295,12 +291,13 @@ def test_workbook_codes_in_the_language_and_ids_in_the_columns_sheet(workbook):
 
 # --------------------------------------------------------------------------- CSV
 def test_every_csv_of_a_run_has_a_utf8_bom(tmp_path):
-    _written(tmp_path, "zh")
-    csvs = sorted(tmp_path.glob("*.csv"))
-    assert {"coverage_units.csv", "excluded.csv", "compliance.csv"} <= {p.name for p in csvs}
+    _, out = _written(tmp_path, "zh")
+    csvs = sorted(out.glob("*.csv"))
+    names = {p.name for p in csvs}
+    assert {"coverage_units.csv", "excluded.csv", "compliance.csv", "annual_units.csv"} <= names
     for path in csvs:
         assert path.read_bytes()[:3] == b"\xef\xbb\xbf", path.name
-    table = pd.read_csv(tmp_path / "coverage_units.csv", encoding="utf-8-sig")
+    table = pd.read_csv(out / "coverage_units.csv", encoding="utf-8-sig")
     assert table.columns[0] == "unit_id"
 
 

@@ -158,4 +158,6 @@ def code_text(column: str, value: Any, language: str) -> Any:
     key = f"{col}_{value}".replace("/", "")
     if key in t:
         return t[key]
+    if col == "due" and value in t:
+        return t[value]
     return phrase(value, language)

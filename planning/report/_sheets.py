@@ -42,6 +42,7 @@ CODE_COLUMNS = (
     "reason",
     "item",
     "change",
+    "due",
 )
 #: Language pairs: a column ``X_zh``/``X_en`` shows as the report language's one only.
 _PAIRED = ("label", "clause", "note", "reasons", "issues", "action", "citation")
@@ -86,7 +87,10 @@ def _kinds_text(value: Any, lang: str) -> Any:
         return value
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     sep = "、" if lang == "zh" else ", "
-    return sep.join(str(_i18n.code_text("kinds", k, lang)) for k in kinds)
+    return sep.join(
+        _i18n.strings(lang)["kinds_any"] if k == "any" else _i18n.kind_label(k, lang)
+        for k in kinds
+    )
 
 
 def visible_sheet(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
