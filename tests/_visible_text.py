@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -134,7 +135,12 @@ def chinese_runs(text: str, allowed: Iterable[str]) -> list[str]:
 
 def _remove(text: str, phrases: set[str]) -> str:
     """Blank out every phrase standing on its own (not inside a longer Latin word)."""
-    for phrase in sorted((p for p in phrases if p.strip()), key=len, reverse=True):
-        pattern = rf"(?<![A-Za-z]){re.escape(phrase)}(?![A-Za-z])"
-        text = re.sub(pattern, " ", text)
-    return text
+    return _pattern(frozenset(p for p in phrases if p.strip())).sub(" ", text)
+
+
+@cache
+def _pattern(phrases: frozenset[str]) -> re.Pattern[str]:
+    if not phrases:
+        return re.compile(r"(?!)")
+    alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+    return re.compile(rf"(?<![A-Za-z])(?:{alternatives})(?![A-Za-z])")

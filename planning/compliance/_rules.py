@@ -70,13 +70,20 @@ class ComplianceRules:
         return self.sections.get(section)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return one row per section with its values and provenance (for reports)."""
-        return pd.DataFrame(
-            [
-                {**r.__dict__, "values": json.dumps(r.values, ensure_ascii=False)}
-                for r in self.sections.values()
-            ]
-        )
+        """Return one row per section with its values and provenance (for reports).
+
+        ``citation``, ``clause`` and ``note`` are in English, with ``citation_zh``,
+        ``clause_zh`` and ``note_zh`` beside them.
+        """
+        rows = []
+        for r in self.sections.values():
+            row = {**r.__dict__, "values": json.dumps(r.values, ensure_ascii=False)}
+            for key in ("citation", "clause", "note"):
+                text = row.pop(key)
+                row[key] = None if text is None else str(text)
+                row[f"{key}_zh"] = None if text is None else getattr(text, "zh", str(text))
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
 def _load(rules: RuleSet | str | Path) -> ComplianceRules:
