@@ -88,8 +88,7 @@ def _kinds_text(value: Any, lang: str) -> Any:
     kinds = [k.strip() for k in value.split(",") if k.strip()]
     sep = "、" if lang == "zh" else ", "
     return sep.join(
-        _i18n.strings(lang)["kinds_any"] if k == "any" else _i18n.kind_label(k, lang)
-        for k in kinds
+        _i18n.strings(lang)["kinds_any"] if k == "any" else _i18n.kind_label(k, lang) for k in kinds
     )
 
 

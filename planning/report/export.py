@@ -1,13 +1,13 @@
 """Tables and layers of a run for colleagues and GIS: Excel workbook and GeoPackage.
 
-``coverage.xlsx`` has one sheet per table (units, stations, gaps, siting, siting curve,
-compliance, targets, excluded inputs, and the annual changes when a previous run was
-compared), shown in the report language by :mod:`planning.report._sheets`: sheet names,
-headers with the GLOSSARY.md terms, codes and recorded phrases translated, walking
-times in minutes, shares as percentages and the gap to each target; a ``columns``
-sheet maps every header to its identifier and every code shown to its text.
-``results.gpkg`` holds every layer (units, stations, service areas, gaps, demand,
-siting, developments) in the analysis CRS, ready for QGIS or ArcGIS.
+``coverage.xlsx`` has one sheet per table (units, stations, gap areas, siting, siting
+curve, compliance, targets, excluded inputs, and the annual changes when a previous run
+was compared), shown in the report language by :mod:`planning.report._sheets`: sheet
+names, headers with the GLOSSARY.md terms, codes and recorded phrases translated,
+walking times in minutes, shares as percentages and the gap to each target; a
+``columns`` sheet maps every header to its identifier and every code shown to its text.
+``results.gpkg`` holds every layer (units, stations, service areas, gap areas and their
+best spots, demand, siting, developments) in the analysis CRS, ready for QGIS or ArcGIS.
 """
 
 from __future__ import annotations
@@ -138,6 +138,25 @@ _LABELS: dict[str, tuple[str, str]] = {
     "gap_id": ("缺口编号", "Gap ID"),
     "reason": ("原因", "Reason"),
     "n_cells": ("格网数", "Cells"),
+    "rank_in_unit": ("单元内排序", "Rank in unit"),
+    "area_ha": ("面积（公顷）", "Area (ha)"),
+    "walk_min_mean": ("到最近设施平均步行时间（分钟）", "Mean walk to nearest station (min)"),
+    "walk_min_max": ("到最近设施最长步行时间（分钟）", "Longest walk to nearest station (min)"),
+    "beyond_m_mean": ("超出阈值的平均步行距离（米）", "Mean walk beyond the threshold (m)"),
+    "beyond_m_max": ("超出阈值的最长步行距离（米）", "Longest walk beyond the threshold (m)"),
+    "best_spot_id": ("最佳补点编号", "Best spot ID"),
+    "best_spot_elderly": ("最佳补点可覆盖老年人口", "Older people the best spot would cover"),
+    "best_spot_lon": ("最佳补点经度", "Best spot longitude"),
+    "best_spot_lat": ("最佳补点纬度", "Best spot latitude"),
+    "closed_by": ("可补上此片区的拟建点位", "Proposed sites that reach it"),
+    "closed_elderly": ("拟建点位可覆盖的老年人口", "Older people the proposed sites reach"),
+    "closed_share": ("拟建点位可覆盖的比例", "Share the proposed sites reach"),
+    "spot_id": ("补点编号", "Spot ID"),
+    "spot_kind": ("补点类型", "Spot kind"),
+    "gap_elderly": ("片区老年人口", "Older people of the gap"),
+    "elderly_covered": ("可覆盖老年人口", "Older people the spot would cover"),
+    "share_covered": ("可覆盖比例", "Share covered"),
+    "elderly_covered_all_gaps": ("可覆盖各片区老年人口合计", "Older people covered, all gaps"),
     "rank": ("序号", "Rank"),
     "site_id": ("候选点位编号", "Candidate site ID"),
     "lon": ("经度", "Longitude"),
@@ -374,9 +393,9 @@ def _number_format(col: str) -> str | None:
         return "0.0%"
     if col.startswith(("elderly", "population", "covered")) or col in ("capacity", "households"):
         return "#,##0"
-    if col.startswith("travel_time_min"):
+    if col.startswith(("travel_time_min", "walk_min")):
         return "0.0"
-    if col.startswith("capacity_per_1000") or col.endswith(("_m", "_m2", "_km2")):
+    if col.startswith("capacity_per_1000") or col.endswith(("_m", "_m2", "_km2", "_ha")):
         return "#,##0.0"
     return None
 
@@ -390,6 +409,7 @@ def geopackage_layers(result: RunResult) -> dict[str, gpd.GeoDataFrame]:
         "service_areas": cov.service_areas[~cov.service_areas.geometry.is_empty],
         "covered_areas": _non_empty(cov.covered_areas),
         "gaps": cov.gaps,
+        "gap_best_spots": cov.best_spots[cov.best_spots.geometry.notna()],
         "demand": cov.demand,
     }
     sites, _ = siting_of(result)

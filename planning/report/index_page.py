@@ -80,6 +80,7 @@ def index_context(
         units=units,
         gaps=_gap_rows(cov.gaps.head(_TOP_GAPS_DISTRICT), pages, t),
         gaps_more=max(len(cov.gaps) - _TOP_GAPS_DISTRICT, 0),
+        gaps_closed="closed_by" in cov.gaps.columns,
         charts={k: Path(v).name for k, v in (charts or {}).items()},
         charts_note=t["chart_font_missing"] if charts and chart_language(lang) != lang else "",
         siting=_siting_context(result, t, lang, pages),

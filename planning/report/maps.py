@@ -42,14 +42,7 @@ from planning.report._offline import (
     write_assets,
 )
 from planning.report._web import _esc, _round_coords
-from planning.report.layers import (
-    ATTRIBUTION,
-    DensityRaster,
-    MapData,
-    density_raster,
-    gap_tip,
-    map_data,
-)
+from planning.report.layers import ATTRIBUTION, DensityRaster, MapData, density_raster, map_data
 from planning.report.palette import (
     _SHARE_BINS,
     DENSITY_BINS,
@@ -425,7 +418,7 @@ def coverage_map(
     cell = DENSITY_CELL_M["district"]
     b.density(density_raster(data.density, cell), cell)
     b.service_areas(data.areas)
-    b.gaps(_dissolved_gaps(data.gaps, data.t, data.lang))
+    b.gaps(data.gaps)
     b.stations(data.stations)
     b.sites(data.sites)
     b.developments(data.developments)
@@ -436,18 +429,6 @@ def _replace_tiles(data: MapData, tiles: str) -> MapData:
     from dataclasses import replace
 
     return replace(data, tiles=tile_layers(tiles))
-
-
-def _dissolved_gaps(gaps: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
-    """One feature per unit and reason: keeps the district map light (the GPKG has all)."""
-    if gaps.empty:
-        return gaps
-    merged = gaps.dissolve(by=["unit_id", "reason"], as_index=False, aggfunc={"elderly": "sum"})
-    merged["tip"] = [
-        gap_tip(u, r, e, t, lang)
-        for u, r, e in zip(merged["unit_id"], merged["reason"], merged["elderly"], strict=True)
-    ]
-    return merged.set_geometry(_round_coords(merged.geometry.values), crs=4326)
 
 
 def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str = "460px") -> Any:
