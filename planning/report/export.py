@@ -391,7 +391,9 @@ def _format_sheet(ws: Any, columns: list[str], share_rows: np.ndarray | None) ->
 def _number_format(col: str) -> str | None:
     if is_share(col):
         return "0.0%"
-    if col.startswith(("elderly", "population", "covered")) or col in ("capacity", "households"):
+    if col.startswith(("elderly", "population", "covered")) or col.endswith("_elderly"):
+        return "#,##0"
+    if col in ("capacity", "households"):
         return "#,##0"
     if col.startswith(("travel_time_min", "walk_min")):
         return "0.0"
