@@ -12,7 +12,6 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -364,9 +363,13 @@ def test_without_a_chinese_font_charts_are_english_and_the_report_says_so(monkey
         charts.cjk_font.cache_clear()
 
 
-def test_unit_bars_carry_the_unit_names():
+def test_unit_bars_carry_the_unit_names(monkeypatch):
     units = pd.DataFrame(
         {"unit_id": ["A", "B"], "name": ["洪山", "B-town"], "name_en": ["Hongshan", None]}
     )
+    monkeypatch.setattr(charts, "cjk_font", lambda: "Noto Sans CJK SC")
     assert charts._unit_labels(units, "zh") == ["洪山", "B-town"]
-    assert np.array(charts._unit_labels(units[["unit_id"]], "en")).tolist() == ["A", "B"]
+    assert charts._unit_labels(units, "en") == ["Hongshan", "B-town"]
+    assert charts._unit_labels(units[["unit_id"]], "en") == ["A", "B"]
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    assert charts._unit_labels(units[["unit_id", "name"]], "en") == ["A", "B-town"]

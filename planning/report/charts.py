@@ -120,7 +120,10 @@ def _strings(language: str) -> tuple[dict[str, str], Any, str]:
         warnings.warn(msg, UserWarning, stacklevel=3)
     font = cjk_font()
     rc = {
-        "font.family": [font, "DejaVu Sans"] if font and lang == "zh" else ["DejaVu Sans"],
+        # English labels in DejaVu Sans, with the CJK font as fallback for Chinese names
+        "font.family": [font, "DejaVu Sans"]
+        if font and lang == "zh"
+        else ["DejaVu Sans", *([font] if font else [])],
         "axes.unicode_minus": False,
     }
     return _i18n.strings(lang), rc, lang
@@ -145,15 +148,17 @@ def _save(fig: Figure, path: Path, rc: Any) -> Path:
 
 
 def _unit_labels(units: pd.DataFrame, lang: str) -> list[str]:
-    """Return the bar labels: names (English names or ids when the font lacks Chinese)."""
+    """Return the bar labels: names, in English the English names where given.
+
+    A name the font cannot draw (Chinese without a CJK font) falls back to the unit id.
+    """
     ids = units["unit_id"].astype(str)
-    if "name" not in units:
-        return list(ids)
-    names = units["name"].fillna(ids).astype(str)
-    if lang == "zh" or cjk_font() is not None:
+    names = units["name"].fillna(ids).astype(str) if "name" in units else ids
+    if lang == "en" and "name_en" in units:
+        names = units["name_en"].fillna(names).astype(str)
+    if cjk_font() is not None:
         return list(names)
-    english = units["name_en"].fillna(ids).astype(str) if "name_en" in units else ids
-    return [n if n.isascii() else e for n, e in zip(names, english, strict=True)]
+    return [n if n.isascii() else i for n, i in zip(names, ids, strict=True)]
 
 
 def coverage_by_unit_chart(
