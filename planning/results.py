@@ -11,6 +11,7 @@ depends on how those stages compute.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planning import _text, settings
 from planning.coverage import CoverageResult
 from planning.network import Network
 from planning.scenario import Scenario
@@ -118,16 +120,32 @@ class Comparison:
     notes: list[Note]
 
     def _repr_html_(self) -> str:
+        lang = _text.short_code(None)
         rows = "".join(
-            f"<tr><td>{k}</td><td>{_fmt(v['prev'], k)}</td><td>{_fmt(v['this'], k)}</td></tr>"
+            f"<tr><td>{html.escape(_total_label(k, lang))}</td><td>{_fmt(v['prev'], k)}</td>"
+            f"<td>{_fmt(v['this'], k)}</td></tr>"
             for k, v in self.totals.items()
         )
-        head = (
-            f"<p><b>Annual comparison</b>: {self.previous_year} → {self.year}; "
-            f"{len(self.stations_added)} stations added, {len(self.stations_closed)} closed; "
-            f"{len(self.notes)} notes</p>"
+        head = _text.text("summary_annual_head", lang).format(
+            prev=self.previous_year,
+            this=self.year,
+            added=len(self.stations_added),
+            closed=len(self.stations_closed),
+            notes=len(self.notes),
         )
-        return head + f"<table><tr><th></th><th>last year</th><th>this year</th></tr>{rows}</table>"
+        last, this = _text.text("last_year", lang), _text.text("this_year", lang)
+        return (
+            f"<p><b>{html.escape(head)}</b></p><table><tr><th></th><th>{html.escape(last)}</th>"
+            f"<th>{html.escape(this)}</th></tr>{rows}</table>"
+        )
+
+
+def _total_label(key: str, lang: str) -> str:
+    """Return the label of a comparison total (``elderly``, ``coverage_share_{T}min``...)."""
+    match = re.fullmatch(r"coverage_share_([0-9.]+)min", key)
+    if match:
+        return _text.text("coverage_within", lang).format(t=match.group(1))
+    return _text.text(key, lang) if key in _text.table() else key
 
 
 def _fmt(value: Any, key: str) -> str:
@@ -164,36 +182,55 @@ class RunResult:
 
 
 def _run_summary_html(result: RunResult) -> str:
-    """Return an HTML summary table of a run for Jupyter (every value escaped)."""
+    """Return an HTML summary table of a run for Jupyter, in the scenario's language.
+
+    Every value is escaped.
+    """
     cov = result.coverage
+    lang = _text.short_code(str(result.scenario.data.get("language") or settings.language))
+
+    def t(key: str) -> str:
+        return _text.text(key, lang)
+
+    title = result.rules.title.for_lang(lang)
     rows: list[tuple[str, str]] = [
-        ("scenario", result.scenario.name),
-        ("year", str(result.scenario.data.get("year", "–"))),
-        ("rule set", f"{result.rules.name} ({result.rules.title.en})"),
-        ("walking speed", f"{cov.walk_speed_m_s:g} m/s"),
-        ("older people", f"{cov.totals.get('elderly', 0):,.0f}"),
+        (t("summary_scenario"), result.scenario.name),
+        (t("year"), str(result.scenario.data.get("year", "–"))),
+        (t("rules"), f"{result.rules.name} ({title})"),
+        (t("walk_speed"), f"{cov.walk_speed_m_s:g} m/s"),
+        (t("elderly"), f"{cov.totals.get('elderly', 0):,.0f}"),
     ]
     rows += [
-        (f"covered within {t:g} min", f"{cov.totals.get(f'coverage_share_{t:g}min', 0):.1%}")
-        for t in cov.thresholds_min
+        (
+            t("coverage_within").format(t=f"{x:g}"),
+            f"{cov.totals.get(f'coverage_share_{x:g}min', 0):.1%}",
+        )
+        for x in cov.thresholds_min
     ]
     rows += [
-        ("far from every road", f"{cov.totals.get('elderly_unreachable', 0):,.0f}"),
-        ("stations / units / gaps", f"{len(cov.stations)} / {len(cov.units)} / {len(cov.gaps)}"),
+        (t("unreachable"), f"{cov.totals.get('elderly_unreachable', 0):,.0f}"),
+        (t("summary_counts"), f"{len(cov.stations)} / {len(cov.units)} / {len(cov.gaps)}"),
     ]
     for _, r in cov.targets.iterrows():
-        met = "not evaluated" if r["met"] is None else ("met" if r["met"] else "missed")
-        rows.append((f"target {r['target_id']} ({r['confidence']})", met))
-    rows.append(("siting", "present" if result.siting is not None else "–"))
-    rows.append(("compliance", "present" if result.compliance is not None else "–"))
+        met = r["met"]
+        state = (
+            "unknown" if met is None or met != met else ("summary_met" if met else "summary_missed")
+        )
+        rows.append(
+            (t("summary_target").format(id=r["target_id"], confidence=r["confidence"]), t(state))
+        )
+    rows.append((t("summary_siting"), t("summary_present") if result.siting is not None else "–"))
+    done = result.compliance is not None
+    rows.append((t("summary_compliance"), t("summary_present") if done else "–"))
     if result.comparison is not None:
         comp = result.comparison
-        rows.append(("compared with", f"{comp.previous.path} ({comp.previous_year})"))
+        rows.append((t("summary_compared"), f"{comp.previous.path} ({comp.previous_year})"))
     if result.out_dir is not None:
-        rows.append(("run folder", str(result.out_dir / "index.html")))
+        rows.append((t("summary_folder"), str(result.out_dir / "index.html")))
     body = "".join(
         f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
         f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
         for k, v in rows
     )
-    return f"<table><caption><b>Run</b></caption>{body}</table>" + cov._repr_html_()
+    caption = html.escape(t("summary_run"))
+    return f"<table><caption><b>{caption}</b></caption>{body}</table>" + cov.summary_html(lang)

@@ -25,6 +25,10 @@ max_snap_m: float = 300.0
 #: no raster grid of its own (point or polygon demand); raster demand uses its raster.
 service_area_cell_m: float = 50.0
 
+#: Language (``zh`` or ``en``) of the summaries that results show in a notebook when no
+#: scenario gives one; a run's summary follows its scenario's ``language``.
+language: str = "zh"
+
 #: Show tqdm progress bars on long steps.
 progress: bool = True
 

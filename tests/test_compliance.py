@@ -73,10 +73,13 @@ def test_packaged_compliance_rule_sets() -> None:
         "new": 20,
         "existing": 15,
         "source_id": "guangdong-prefecture",
-        "clause": "new compounds at least 20 m² per 100 households; old areas without a "
-        "facility at least 15 m² per 100 households",
+        "clause": {
+            "zh": "新建小区每百户不少于 20 m²；无设施的老旧小区每百户不少于 15 m²",
+            "en": "new compounds at least 20 m² per 100 households; old areas without a "
+            "facility at least 15 m² per 100 households",
+        },
         "confidence": "S",
-        "note": "floor area (建筑面积) of the facility",
+        "note": {"zh": "设施的建筑面积", "en": "floor area (建筑面积) of the facility"},
     }
     assert load_rules("national-2013").compliance["land_m2_per_resident"]["min"] == 0.1
     assert load_rules("anshan-2021").compliance["acceptance_withheld"]["criteria"] == [

@@ -149,7 +149,15 @@ def test_gap_areas_are_drawn_one_by_one_with_their_figures_and_best_spot(full_ru
     data = layers.map_data(full_run, language="en")
     assert data.gaps["gap_id"].tolist() == gaps["gap_id"].tolist() and len(gaps) == 3
     first, g = data.gaps["tip"].iloc[0], gaps.iloc[0]
-    assert first.startswith(f"<b>{g['gap_id']}</b> · {g['unit_id']}<br>beyond 3 min")
+    assert first.startswith(
+        f"<b>Gap {g['gap_id']}</b> · Unit {g['unit_id']}<br>Reason: beyond 3 min<br>"
+        f"Older people (60+): {g['elderly']:,.0f} · "
+    )
+    zh = layers.map_data(full_run, language="zh").gaps["tip"].iloc[0]
+    assert zh.startswith(
+        f"<b>缺口 {g['gap_id']}</b> · 单元 {g['unit_id']}<br>原因: 3分钟步行范围外"
+    )
+    assert f"老年人口（60岁及以上）: {g['elderly']:,.0f}人" in zh
     assert f"Best spot would cover: {g['best_spot_elderly']:,.0f}" in first
     assert f"{g['best_spot_lon']:.5f}, {g['best_spot_lat']:.5f}" in first
     closing = [tip for tip in data.gaps["tip"] if "Proposed sites that reach it" in tip]

@@ -274,27 +274,29 @@ def test_unit_page_names_are_safe_file_names():
 def test_workbook_sheets_and_chinese_headers(written):
     _, out = written
     wb = openpyxl.load_workbook(out / "coverage.xlsx", read_only=True)
-    assert wb.sheetnames[:5] == ["units", "stations", "gaps", "siting", "siting_curve"]
-    assert {"compliance", "targets", "excluded", "columns"} <= set(wb.sheetnames)
-    header = [c.value for c in next(wb["units"].iter_rows(max_row=1))]
+    assert wb.sheetnames[:5] == ["分单元覆盖", "设施", "缺口", "选址建议", "覆盖曲线"]
+    assert {"四同步检查", "规则集目标", "被排除的输入", "columns"} <= set(wb.sheetnames)
+    header = [c.value for c in next(wb["分单元覆盖"].iter_rows(max_row=1))]
     assert header[:2] == ["单元编号", "名称"]
     assert "老年人口（60岁及以上）" in header and "3分钟覆盖率" in header
     assert "街道养老服务综合中心数量" in header
     columns = pd.read_excel(out / "coverage.xlsx", sheet_name="columns")
-    row = columns[(columns["sheet"] == "units") & (columns["column"] == "coverage_share_3min")]
+    row = columns[(columns["sheet"] == "分单元覆盖") & (columns["column"] == "coverage_share_3min")]
     assert row["en"].item() == "Coverage within 3 min"
-    units = pd.read_excel(out / "coverage.xlsx", sheet_name="units")
+    units = pd.read_excel(out / "coverage.xlsx", sheet_name="分单元覆盖")
     table = pd.read_csv(out / "coverage_units.csv")
     assert units["3分钟覆盖率"].tolist() == pytest.approx(table["coverage_share_3min"].tolist())
-    dev = pd.read_excel(out / "coverage.xlsx", sheet_name="compliance")
-    assert list(dev["结论"]) == ["FAIL", "PASS", "UNKNOWN"]
+    dev = pd.read_excel(out / "coverage.xlsx", sheet_name="四同步检查")
+    assert list(dev["结论"]) == ["不合格", "合格", "无法判定"]
+    codes = columns[(columns["sheet"] == "四同步检查") & (columns["column"] == "verdict")]
+    assert dict(zip(codes["code"], codes["zh"], strict=True))["PASS"] == "合格"
 
 
 def test_workbook_without_siting_says_so(tmp_path):
     result = tiny_run(language="en")
     path = export.write_workbook(result, tmp_path / "c.xlsx", headers="id")
     siting = pd.read_excel(path, sheet_name="siting")
-    assert siting["note"].item() == "The siting result of this run is empty."
+    assert siting["Notes"].item() == "The siting result of this run is empty."
     units = pd.read_excel(path, sheet_name="units")
     assert "coverage_share_3min" in units.columns
 
@@ -498,7 +500,7 @@ def test_previous_key_in_the_scenario(tmp_path):
 def test_repr_html_of_results(written):
     result, _ = written
     html = result._repr_html_()
-    assert "<table>" in html and "covered within 3 min" in html
+    assert "<table>" in html and "3分钟覆盖率" in html
     assert EVIL not in html and "&lt;script&gt;" in html
     record = run_record(result)
     assert record["format_version"] == annual.RUN_FORMAT_VERSION

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from planning.compliance._check import ComplianceResult
+from planning.io import CSV_ENCODING, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     table = to_chinese(result.table) if chinese_headers else result.table
     paths = {"csv": out / "compliance.csv", "xlsx": out / "compliance.xlsx"}
-    table.to_csv(paths["csv"], index=False, encoding="utf-8-sig")
+    write_csv(table, paths["csv"])
     summary = pd.DataFrame(
         [
             (k, json.dumps(v, ensure_ascii=False, default=str))
@@ -141,5 +142,9 @@ def write_outputs(
 def read_outputs(path: str | Path) -> pd.DataFrame:
     """Read a written ``compliance.csv``/``.xlsx`` back with canonical headers and verdicts."""
     p = Path(path)
-    frame = pd.read_excel(p, sheet_name=0) if p.suffix == ".xlsx" else pd.read_csv(p)
+    frame = (
+        pd.read_excel(p, sheet_name=0)
+        if p.suffix == ".xlsx"
+        else pd.read_csv(p, encoding=CSV_ENCODING)
+    )
     return from_chinese(frame)

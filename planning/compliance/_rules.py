@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from planning._errors import InputError
-from planning.standards import RuleSet, load_rules
+from planning.standards import Bilingual, RuleSet, load_rules
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,10 @@ class Rule:
     section: str
     values: dict[str, Any]
     source_id: str | None
-    citation: str | None
-    clause: str | None
+    citation: Bilingual | None
+    clause: Bilingual | None
     confidence: str
-    note: str | None
+    note: Bilingual | None
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return a value of the section, or `default` when not given."""
@@ -49,9 +49,9 @@ class ComplianceRules:
                 {k: v for k, v in raw.items() if k not in meta},
                 raw.get("source_id"),
                 getattr(rules.sources.get(raw.get("source_id") or ""), "citation", None),
-                raw.get("clause"),
+                _bilingual(raw.get("clause")),
                 raw.get("confidence") or "R",
-                raw.get("note"),
+                _bilingual(raw.get("note")),
             )
             for name, raw in rules.compliance.items()
             if raw is not None
@@ -70,14 +70,30 @@ class ComplianceRules:
         return self.sections.get(section)
 
     def to_frame(self) -> pd.DataFrame:
-        """Return one row per section with its values and provenance (for reports)."""
-        return pd.DataFrame(
-            [
-                {**r.__dict__, "values": json.dumps(r.values, ensure_ascii=False)}
-                for r in self.sections.values()
-            ]
-        )
+        """Return one row per section with its values and provenance (for reports).
+
+        ``citation``, ``clause`` and ``note`` are in English, with ``citation_zh``,
+        ``clause_zh`` and ``note_zh`` beside them.
+        """
+        rows = []
+        for r in self.sections.values():
+            row = {**r.__dict__, "values": json.dumps(r.values, ensure_ascii=False)}
+            for key in ("citation", "clause", "note"):
+                text = row.pop(key)
+                row[key] = None if text is None else str(text)
+                row[f"{key}_zh"] = None if text is None else getattr(text, "zh", str(text))
+            rows.append(row)
+        return pd.DataFrame(rows)
 
 
 def _load(rules: RuleSet | str | Path) -> ComplianceRules:
     return ComplianceRules.from_rules(rules if isinstance(rules, RuleSet) else load_rules(rules))
+
+
+def _bilingual(value: Any) -> Bilingual | None:
+    """Return a section's clause or note (``{zh, en}`` or one string) as a Bilingual."""
+    if value is None or isinstance(value, Bilingual):
+        return value
+    if isinstance(value, dict):
+        return Bilingual(str(value.get("en", "")), str(value.get("zh", "")))
+    return Bilingual(str(value))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import pandas as pd
 
-from planning import settings
+from planning import _text, settings
 from planning.coverage._columns import _fmt
 
 
@@ -67,15 +68,43 @@ class CoverageResult:
     best_spots: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
 
     def _repr_html_(self) -> str:
-        cols = ["unit_id", "name", "elderly"] + [
-            f"coverage_share_{_fmt(t)}min" for t in self.thresholds_min
-        ]
-        head = (
-            f"<p><b>Coverage</b>: {len(self.stations)} stations, {len(self.units)} units, "
-            f"{self.totals.get('elderly', 0):,.0f} older people, walking "
-            f"{self.walk_speed_m_s:g} m/s</p>"
+        return self.summary_html()
+
+    def summary_html(self, language: str | None = None) -> str:
+        """Return the notebook summary: counts and the first units' coverage.
+
+        Parameters
+        ----------
+        language : str, optional
+            ``zh`` or ``en``; default ``planning.settings.language``.
+
+        Returns
+        -------
+        str
+            HTML, every value escaped.
+
+        """
+        lang = _text.short_code(language)
+        shares = [f"coverage_share_{_fmt(t)}min" for t in self.thresholds_min]
+        labels = {
+            "unit_id": _text.text("summary_unit_id", lang),
+            "name": _text.text("name", lang),
+            "elderly": _text.text("elderly", lang),
+        }
+        labels |= {
+            c: _text.text("coverage_within", lang).format(t=_fmt(t))
+            for c, t in zip(shares, self.thresholds_min, strict=True)
+        }
+        head = _text.text("summary_coverage_head", lang).format(
+            stations=len(self.stations),
+            units=len(self.units),
+            elderly=f"{self.totals.get('elderly', 0):,.0f}",
+            speed=f"{self.walk_speed_m_s:g}",
         )
-        table = self.units[[c for c in cols if c in self.units]].to_html(
-            index=False, float_format=lambda x: f"{x:,.3f}", escape=True, max_rows=30
-        )
-        return head + str(table)
+        shown = pd.DataFrame(self.units[[c for c in labels if c in self.units]])
+        for col in shown.columns:
+            fmt = "{:.1%}" if col in shares else "{:,.0f}" if col == "elderly" else None
+            if fmt:
+                shown[col] = shown[col].map(lambda v, f=fmt: "–" if pd.isna(v) else f.format(v))
+        table = shown.rename(columns=labels).to_html(index=False, escape=True, max_rows=30)
+        return f"<p><b>{html.escape(head)}</b></p>" + str(table)

@@ -9,6 +9,15 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+_LEVELS_ZH = {"street": "街道", "community": "社区", "district": "区"}
+
+
+def _both(name: str, text: Any) -> dict[str, str]:
+    """Return ``{name}_zh`` and ``{name}_en`` of a rule-set text (one string: both)."""
+    if text is None:
+        return {f"{name}_zh": "", f"{name}_en": ""}
+    return {f"{name}_zh": str(getattr(text, "zh", text)), f"{name}_en": str(text)}
+
 
 def _capacity_threshold(targets: Any, thresholds: tuple[float, ...]) -> float:
     for t in targets:
@@ -104,9 +113,11 @@ def evaluate_targets(
         "units_meeting",
         "units_total",
         "source_id",
-        "clause",
+        "clause_zh",
+        "clause_en",
         "confidence",
-        "note",
+        "note_zh",
+        "note_en",
     ]
     return pd.DataFrame(rows, columns=cols)
 
@@ -135,9 +146,9 @@ def _evaluate_one(
         "units_meeting": None,
         "units_total": None,
         "source_id": t.source_id,
-        "clause": t.clause or "",
+        **_both("clause", t.clause),
         "confidence": t.confidence,
-        "note": t.note or "",
+        **_both("note", t.note),
     }
     eld = dem["elderly"].to_numpy()
     if t.measure == "spatial_coverage":
@@ -163,7 +174,11 @@ def _evaluate_one(
                 value=float(has.mean()), units_meeting=int(has.sum()), units_total=len(at_level)
             )
         else:
-            row["note"] = (row["note"] + f" No unit at level '{t.level}': not evaluated.").strip()
+            level_zh = _LEVELS_ZH.get(str(t.level), str(t.level))
+            row["note_zh"] = (row["note_zh"] + f" 没有{level_zh}层级的单元：不评估。").strip()
+            row["note_en"] = (
+                row["note_en"] + f" No unit at level '{t.level}': not evaluated."
+            ).strip()
     elif t.measure == "capacity_per_1000":
         keep = np.ones(len(stations), bool) if not kinds else stations["kind"].isin(kinds)
         cap = stations["capacity"].where(keep, 0.0) if "capacity" in stations else None

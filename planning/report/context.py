@@ -30,6 +30,7 @@ from planning.report.layers import (
     reasons_of,
 )
 from planning.results import RunResult
+from planning.standards import text_for
 
 _SAFE_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -123,17 +124,23 @@ def base_context(result: RunResult, language: str | None = None) -> dict[str, An
             "speed": f"{cov.walk_speed_m_s:g}",
             "thresholds": ", ".join(f"{x:g}" for x in cov.thresholds_min),
             "max_snap": f"{result.scenario.max_snap_m:g}",
-            "area_grid": cov.area_grid,
+            "area_grid": _i18n.phrase(cov.area_grid, lang),
             "network": net,
         },
         "excluded": [
-            {**e, "count": _num(e.get("count")), "elderly": _num(e.get("elderly", 0.0))}
+            {
+                **e,
+                "item": _i18n.phrase(e.get("item"), lang),
+                "reason": _i18n.phrase(e.get("reason"), lang),
+                "count": _num(e.get("count")),
+                "elderly": _num(e.get("elderly", 0.0)),
+            }
             for e in cov.excluded.to_dict(orient="records")
         ]
         + [
             {
-                "item": f"network: {e['item']}",
-                "reason": e.get("reason", ""),
+                "item": _i18n.phrase(f"network: {e['item']}", lang),
+                "reason": _i18n.phrase(e.get("reason", ""), lang),
                 "count": _num(e.get("count")),
                 "elderly": "–",
                 "ids": "",
@@ -161,7 +168,12 @@ def _rules_context(result: RunResult, lang: str) -> dict[str, Any]:
             "source": rules.walk.source_id,
         },
         "sources": [
-            {"id": s.id, "citation": s.citation, "year": s.year or "", "url": s.url or ""}
+            {
+                "id": s.id,
+                "citation": text_for(s.citation, lang),
+                "year": s.year or "",
+                "url": s.url or "",
+            }
             for s in rules.sources.values()
         ],
         "unverified": [
@@ -169,7 +181,7 @@ def _rules_context(result: RunResult, lang: str) -> dict[str, Any]:
                 "path": u.path,
                 "value": _plain_value(u.value),
                 "source": u.source_id,
-                "clause": u.clause or "",
+                "clause": text_for(u.clause, lang),
             }
             for u in rules.unverified()
         ],
@@ -200,9 +212,9 @@ def _target_rows(result: RunResult, lang: str, t: dict[str, str]) -> list[dict[s
                 "units_text": ""
                 if total is None or total != total
                 else f"{int(r['units_meeting'])} / {int(total)}",
-                "source": src.citation if src is not None else r["source_id"],
-                "clause": r["clause"],
-                "note": r["note"],
+                "source": text_for(src.citation, lang) if src is not None else r["source_id"],
+                "clause": r[f"clause_{lang}"],
+                "note": r[f"note_{lang}"],
                 "confidence": r["confidence"],
                 "year": "" if r["year"] is None or r["year"] != r["year"] else int(r["year"]),
             }

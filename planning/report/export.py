@@ -1,12 +1,13 @@
 """Tables and layers of a run for colleagues and GIS: Excel workbook and GeoPackage.
 
-``coverage.xlsx`` has one sheet per table (units, stations, gaps, siting, compliance,
-targets, and the annual changes when a previous run was compared), headers in the
-report language with the GLOSSARY.md terms (or the column identifiers), and a
-``columns`` sheet that maps every header to its identifier. ``results.gpkg`` holds every
-layer (units, stations, service areas, gap areas and their best spots, demand, siting,
-developments) in the
-analysis CRS, ready for QGIS or ArcGIS.
+``coverage.xlsx`` has one sheet per table (units, stations, gap areas, siting, siting
+curve, compliance, targets, excluded inputs, and the annual changes when a previous run
+was compared), shown in the report language by :mod:`planning.report._sheets`: sheet
+names, headers with the GLOSSARY.md terms, codes and recorded phrases translated,
+walking times in minutes, shares as percentages and the gap to each target; a
+``columns`` sheet maps every header to its identifier and every code shown to its text.
+``results.gpkg`` holds every layer (units, stations, service areas, gap areas and their
+best spots, demand, siting, developments) in the analysis CRS, ready for QGIS or ArcGIS.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ import numpy as np
 import pandas as pd
 
 import planning.report._i18n as _i18n
+from planning.report._sheets import (
+    code_rows,
+    is_share,
+    row_is_share,
+    visible_sheet,
+    with_gap_to_target,
+)
 from planning.report.layers import compliance_of, reasons_text, siting_of
 from planning.results import RunResult
 
@@ -49,6 +57,53 @@ _LABELS: dict[str, tuple[str, str]] = {
     "coverage_share_{t}min_change": ("{t}分钟覆盖率变化", "Change in coverage within {t} min"),
     "travel_time_s_mean": ("平均步行时间（秒）", "Mean walking time (s)"),
     "travel_time_s_p90": ("90%分位步行时间（秒）", "90th percentile walking time (s)"),
+    "travel_time_min_mean": ("平均步行时间（分钟）", "Mean walking time (min)"),
+    "travel_time_min_p90": ("90%分位步行时间（分钟）", "90th percentile walking time (min)"),
+    "gap_to_target_{t}min": ("距{t}分钟覆盖目标的差距", "Gap to the {t}-min coverage target"),
+    "elderly_to_target_{t}min": (
+        "达到{t}分钟覆盖目标还需覆盖的老年人口",
+        "Older people still to cover for the {t}-min target",
+    ),
+    "marginal_gain": ("边际新增覆盖老年人口", "Marginal gain (older people)"),
+    "gap": ("最优性差距", "Optimality gap"),
+    "best_bound": ("最优界", "Best bound"),
+    "solve_time_s": ("求解时间（秒）", "Solve time (s)"),
+    "selected_ids": ("选中的候选点位", "Selected candidate sites"),
+    "label_zh": ("目标", "Target"),
+    "label_en": ("目标", "Target"),
+    "clause_zh": ("条款", "Clause"),
+    "clause_en": ("条款", "Clause"),
+    "note_zh": ("说明", "Note"),
+    "note_en": ("说明", "Note"),
+    "reasons_zh": ("原因", "Reasons"),
+    "reasons_en": ("原因", "Reasons"),
+    "issues_zh": ("数据问题", "Data issues"),
+    "issues_en": ("数据问题", "Data issues"),
+    "action_zh": ("处理意见", "Action"),
+    "action_en": ("处理意见", "Action"),
+    "change": ("变化", "Change"),
+    "row": ("行号", "Row"),
+    "project_id": ("所属项目", "Project"),
+    "phase": ("分期", "Phase"),
+    "area": ("面积", "Floor area"),
+    "site": ("单处面积", "Single-site area"),
+    "land": ("用地", "Land"),
+    "timing": ("四同步", "Four synchronizations"),
+    "location": ("位置", "Location"),
+    "reach": ("步行可达", "Walking reach"),
+    "acceptance_withheld": ("不得组织竣工验收", "Completion acceptance withheld"),
+    "required_area_m2": ("应配建面积（平方米）", "Required floor area (m²)"),
+    "area_shortfall_m2": ("面积缺口（平方米）", "Floor-area shortfall (m²)"),
+    "n_sites": ("设施处数", "Sites"),
+    "smallest_site_m2": ("最小单处面积（平方米）", "Smallest site (m²)"),
+    "site_shortfall_m2": ("单处面积缺口（平方米）", "Single-site shortfall (m²)"),
+    "land_shortfall_m2": ("用地缺口（平方米）", "Land shortfall (m²)"),
+    "timing_late_days": ("滞后天数", "Days late"),
+    "location_outside_m": ("设施在项目外距离（米）", "Facility outside the development (m)"),
+    "reach_time_min": ("最远住户步行时间（分钟）", "Longest walk from a home (min)"),
+    "reach_excess_min": ("超出时间（分钟）", "Walk over the limit (min)"),
+    "reach_straight_m": ("最远住户直线距离（米）", "Farthest home, straight line (m)"),
+    "population_prev": ("上一年度常住人口", "Resident population last year"),
     "capacity_per_1000_2sfca": (
         "每千名老年人床位数（两步移动搜索法）",
         "Places per 1,000 older people (2SFCA)",
@@ -116,8 +171,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     "area_kind": ("小区类型", "Area kind"),
     "target_id": ("目标编号", "Target ID"),
     "measure": ("指标", "Measure"),
-    "label_zh": ("目标（中文）", "Target (Chinese)"),
-    "label_en": ("目标（英文）", "Target (English)"),
     "threshold_min": ("时间阈值（分钟）", "Threshold (min)"),
     "kinds": ("设施类型", "Kinds"),
     "year": ("目标年份", "Target year"),
@@ -141,6 +194,21 @@ _LABELS: dict[str, tuple[str, str]] = {
     "item": ("对象", "Item"),
     "count": ("数量", "Count"),
     "ids": ("编号", "IDs"),
+}
+#: Sheet → (Chinese, English) tab name.
+_SHEETS: dict[str, tuple[str, str]] = {
+    "units": ("分单元覆盖", "units"),
+    "stations": ("设施", "stations"),
+    "gaps": ("缺口", "gaps"),
+    "siting": ("选址建议", "siting"),
+    "siting_curve": ("覆盖曲线", "siting curve"),
+    "compliance": ("四同步检查", "compliance"),
+    "targets": ("规则集目标", "targets"),
+    "excluded": ("被排除的输入", "excluded inputs"),
+    "annual_units": ("年度对比_单元", "annual units"),
+    "annual_targets": ("年度对比_目标", "annual targets"),
+    "stations_added": ("新增设施", "stations added"),
+    "stations_closed": ("关闭设施", "stations closed"),
 }
 _MILESTONES = {
     "planning": ("规划许可", "planning permit"),
@@ -235,6 +303,11 @@ def workbook_sheets(result: RunResult) -> dict[str, pd.DataFrame | None]:
 def write_workbook(result: RunResult, path: Path, *, headers: str | None = None) -> Path:
     """Write ``coverage.xlsx``: one sheet per table plus a ``columns`` dictionary.
 
+    Sheets show the report language: walking times in minutes, shares as percentages,
+    codes and recorded phrases translated, and in ``units`` the gap to each
+    spatial-coverage target (:func:`planning.report._sheets.with_gap_to_target`). The
+    ``columns`` sheet maps every header to its identifier and every code to its texts.
+
     Parameters
     ----------
     result : RunResult
@@ -249,35 +322,52 @@ def write_workbook(result: RunResult, path: Path, *, headers: str | None = None)
 
     """
     language = str(result.scenario.data.get("language", "zh"))
-    headers = headers or _i18n.lang_code(language)
+    lang = _i18n.lang_code(language)
+    headers = headers or lang
     t = _i18n.strings(language)
+    sheets = workbook_sheets(result)
+    if sheets["units"] is not None:
+        sheets["units"] = with_gap_to_target(sheets["units"], result.rules.targets)
     dictionary: list[dict[str, str]] = []
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for sheet, frame in workbook_sheets(result).items():
+        for sheet, frame in sheets.items():
+            name = _sheet_name(sheet, lang)
             if frame is None:
                 note = t["siting_empty"] if sheet == "siting" else t["compliance_empty"]
-                pd.DataFrame({"note": [note]}).to_excel(writer, sheet_name=sheet, index=False)
+                pd.DataFrame({t["notes"]: [note]}).to_excel(writer, sheet_name=name, index=False)
                 continue
-            labels = [c if headers == "id" else column_label(c, headers) for c in frame.columns]
-            frame.to_excel(writer, sheet_name=sheet, index=False, header=labels)
-            _format_sheet(writer.sheets[sheet], list(frame.columns))
+            shares = row_is_share(frame)
+            shown = visible_sheet(frame, lang)
+            cols = [str(c) for c in shown.columns]
+            labels = [c if headers == "id" else column_label(c, headers) for c in cols]
+            shown.to_excel(writer, sheet_name=name, index=False, header=labels)
+            _format_sheet(writer.sheets[name], cols, shares)
             dictionary += [
                 {
-                    "sheet": sheet,
+                    "sheet": name,
                     "column": c,
+                    "code": "",
                     "zh": column_label(c, "zh"),
                     "en": column_label(c, "en"),
                 }
-                for c in frame.columns
+                for c in cols
             ]
-        pd.DataFrame(dictionary).to_excel(writer, sheet_name="columns", index=False)
-        _format_sheet(writer.sheets["columns"], ["sheet", "column", "zh", "en"])
+        dictionary += [dict(r, sheet=_sheet_name(r["sheet"], lang)) for r in code_rows(sheets)]
+        table = pd.DataFrame(dictionary, columns=["sheet", "column", "code", "zh", "en"])
+        table.to_excel(writer, sheet_name="columns", index=False)
+        _format_sheet(writer.sheets["columns"], list(table.columns), None)
         writer.book.properties.created = datetime(2000, 1, 1)
         writer.book.properties.creator = "planning"
     return path
 
 
-def _format_sheet(ws: Any, columns: list[str]) -> None:
+def _sheet_name(sheet: str, lang: str) -> str:
+    """Return a sheet's tab name in `lang` (Excel allows 31 characters)."""
+    label = _SHEETS.get(sheet)
+    return (label[0] if lang == "zh" else label[1])[:31] if label else sheet[:31]
+
+
+def _format_sheet(ws: Any, columns: list[str], share_rows: np.ndarray | None) -> None:
     ws.freeze_panes = "A2"
     if ws.max_row > 1:
         ws.auto_filter.ref = ws.dimensions
@@ -286,18 +376,29 @@ def _format_sheet(ws: Any, columns: list[str]) -> None:
         header = str(ws.cell(row=1, column=i).value or "")
         ws.column_dimensions[letter].width = min(max(len(header) * 1.6, 10), 40)
         fmt = _number_format(col)
-        if fmt:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+        by_row = (
+            share_rows is not None and share_rows.any() and col in ("min", "value", "value_prev")
+        )
+        if not fmt and not by_row:
+            continue
+        for r, (cell,) in enumerate(ws.iter_rows(min_row=2, min_col=i, max_col=i)):
+            if by_row and share_rows is not None:
+                cell.number_format = "0.0%" if share_rows[r] else "#,##0.0"
+            elif fmt:
                 cell.number_format = fmt
 
 
 def _number_format(col: str) -> str | None:
-    if "share" in col:
+    if is_share(col):
         return "0.0%"
-    if col.startswith(("elderly", "population")) or col in ("capacity", "households"):
+    if col.startswith(("elderly", "population", "covered")) or col.endswith("_elderly"):
         return "#,##0"
-    if col.startswith(("travel_time_s", "capacity_per_1000")) or col.endswith("_m"):
+    if col in ("capacity", "households"):
+        return "#,##0"
+    if col.startswith(("travel_time_min", "walk_min")):
         return "0.0"
+    if col.startswith("capacity_per_1000") or col.endswith(("_m", "_m2", "_km2", "_ha")):
+        return "#,##0.0"
     return None
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 import planning.report._i18n as _i18n
+from planning.report.charts import chart_language
 from planning.report.context import (
     _annual_summary,
     _as_bool,
@@ -86,6 +87,7 @@ def index_context(
         gaps_more=max(len(cov.gaps) - _TOP_GAPS_DISTRICT, 0),
         gaps_closed="closed_by" in cov.gaps.columns,
         charts={k: Path(v).name for k, v in (charts or {}).items()},
+        charts_note=t["chart_font_missing"] if charts and chart_language(lang) != lang else "",
         siting=_siting_context(result, t, lang, pages),
         compliance=_compliance_context(result, pages, lang),
         annual=_annual_summary(result, t) if result.comparison is not None else None,

@@ -293,9 +293,10 @@ def _unit_layer(
         share = float(u[share_col]) if pd.notna(u[share_col]) else float("nan")
         tip = (
             f"<b>{_esc(unit_label(u, lang))}</b> ({_esc(u['unit_id'])})<br>"
-            f"{_esc(t['elderly'])}: {_fmt_num(u['elderly'])}<br>"
+            f"{_esc(t['elderly'])}: {_people(u['elderly'], t)}<br>"
             f"{_esc(t['coverage_within'].format(t=t_max))}: {_fmt_num(share, '{:.1%}')}<br>"
-            f"{_esc(t['uncovered'])}: {_fmt_num(u[f'elderly_uncovered_{t_max}min'])}"
+            f"{_esc(t['uncovered_t'].format(t=t_max))}: "
+            f"{_people(u[f'elderly_uncovered_{t_max}min'], t)}"
         )
         link = links.get(str(u["unit_id"]))
         popup = tip
@@ -305,6 +306,11 @@ def _unit_layer(
         rows.append({"unit_id": str(u["unit_id"]), "tip": tip, "popup": popup, "share": share})
     frame = pd.DataFrame(rows, columns=["unit_id", "tip", "popup", "share"])
     return gpd.GeoDataFrame(frame, geometry=to_web(units).geometry.values, crs=4326)
+
+
+def _people(value: Any, t: Mapping[str, str]) -> str:
+    """Return a number of people with its unit (``1,316人``; no unit word in English)."""
+    return f"{_fmt_num(value)}{t['unit_people']}"
 
 
 def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
@@ -322,7 +328,7 @@ def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> 
         if within:
             minutes = within.removeprefix("elderly_within_").removesuffix("min")
             label = t["elderly_within"].format(t=minutes)
-            tip += f"<br>{_esc(label)}: {_fmt_num(s[within])}"
+            tip += f"<br>{_esc(label)}: {_people(s[within], t)}"
         tips.append(tip)
     return gpd.GeoDataFrame(
         {
@@ -340,8 +346,9 @@ def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
     keep = areas[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
     web = to_web(keep)
     tips = [
-        f"{_esc(sid)} · {_fmt_num(th, '{:g}')} {_esc(t['min'])}<br>"
-        f"{_esc(t['elderly'])}: {_fmt_num(e)}"
+        f"{_esc(t['station'])} {_esc(sid)} · "
+        f"{_esc(t['layer_service_area_t'].format(t=_fmt_num(th, '{:g}')))}<br>"
+        f"{_esc(t['elderly_inside'])}: {_people(e, t)}"
         for sid, th, e in zip(web["station_id"], web["threshold_min"], web["elderly"], strict=True)
     ]
     return gpd.GeoDataFrame(
@@ -384,9 +391,9 @@ def gap_reason_text(reason: str, t: Mapping[str, str]) -> str:
 
 def _gap_tip(g: pd.Series, t: dict[str, str]) -> str:
     lines = [
-        f"<b>{_esc(g['gap_id'])}</b> · {_esc(g['unit_id'])}",
-        _esc(gap_reason_text(str(g["reason"]), t)),
-        f"{_esc(t['elderly'])}: {_fmt_num(g['elderly'])} · {_esc(t['area'])}: "
+        f"<b>{_esc(t['gap'])} {_esc(g['gap_id'])}</b> · {_esc(t['unit'])} {_esc(g['unit_id'])}",
+        f"{_esc(t['reason'])}: {_esc(gap_reason_text(str(g['reason']), t))}",
+        f"{_esc(t['elderly'])}: {_people(g['elderly'], t)} · {_esc(t['area'])}: "
         f"{_fmt_num(g['area_ha'], '{:.1f}')}",
         f"{_esc(t['walk_mean_max'])}: {_fmt_num(g['walk_min_mean'], '{:.1f}')} / "
         f"{_fmt_num(g['walk_min_max'], '{:.1f}')}",
@@ -394,7 +401,7 @@ def _gap_tip(g: pd.Series, t: dict[str, str]) -> str:
     lon, lat = g.get("best_spot_lon"), g.get("best_spot_lat")
     if pd.notna(lon) and pd.notna(lat):
         lines.append(
-            f"{_esc(t['best_spot_elderly'])}: {_fmt_num(g.get('best_spot_elderly'))} · "
+            f"{_esc(t['best_spot_elderly'])}: {_people(g.get('best_spot_elderly'), t)} · "
             f"{_esc(t['best_spot_location'])}: {float(lon):.5f}, {float(lat):.5f}"
         )
     if g.get("closed_by"):

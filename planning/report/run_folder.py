@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from planning.coverage import accounting
+from planning.io import write_csv
 from planning.report._i18n import html_lang
 from planning.report.annual import extent_lonlat
 from planning.report.charts import write_charts
@@ -142,11 +143,11 @@ def _remove_stale(out_dir: Path) -> None:
 def _write_tables(result: RunResult, out_dir: Path) -> None:
     cov = result.coverage
     units = pd.DataFrame(cov.units.drop(columns="geometry"))
-    units.to_csv(out_dir / "coverage_units.csv", index=False, float_format="%.10g")
+    write_csv(units, out_dir / "coverage_units.csv", float_format="%.10g")
     sta = pd.DataFrame(cov.stations.drop(columns="geometry"))
-    sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
-    cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.10g")
-    cov.excluded.to_csv(out_dir / "excluded.csv", index=False)
+    write_csv(sta, out_dir / "coverage_stations.csv", float_format="%.10g")
+    write_csv(cov.targets, out_dir / "targets.csv", float_format="%.10g")
+    write_csv(cov.excluded, out_dir / "excluded.csv")
     sheets = workbook_sheets(result)
     optional = {
         "siting.csv": sheets.get("siting"),
@@ -166,7 +167,7 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
         )
     for name, frame in optional.items():
         if frame is not None:
-            frame.to_csv(out_dir / name, index=False, float_format="%.10g")
+            write_csv(frame, out_dir / name, float_format="%.10g")
 
 
 def _json_default(value: Any) -> Any:
@@ -259,4 +260,4 @@ def _write_siting_curve(curve: pd.DataFrame | None, out_dir: Path) -> None:
         table["selected_ids"] = table["selected_ids"].map(
             lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
         )
-    table.to_csv(out_dir / "siting_curve.csv", index=False, float_format="%.10g")
+    write_csv(table, out_dir / "siting_curve.csv", float_format="%.10g")

@@ -14,13 +14,20 @@ in a few lines, usually starting from a packaged one with ``extends:``::
         year: 2025
         label: {zh: 10分钟内老年人占比, en: Share of older people within 10 min}
         source_id: shanxi-2023
-        clause: "a 一刻钟 community home-care circle by 2025"
+        clause:
+          zh: 到 2025 年建成一刻钟社区居家养老服务圈
+          en: "a 一刻钟 community home-care circle by 2025"
         confidence: S
-        note: "interpreted: a stricter local reading of the 15-minute circle"
+        note: {zh: 解释性读法：更严格的地方读法, en: "interpreted: a stricter local reading"}
 
 Every value carries its source (``source_id`` into ``sources``), the clause it comes from
 and a confidence letter: **V** verbatim, **S** secondary summary, **R** recalled and not
 yet checked (reports must flag R values, see :meth:`RuleSet.unverified`).
+
+Citations, clauses and notes are shown in the report language, so they are written in
+both, ``{zh: ..., en: ...}`` (every packaged rule set does); a plain string stands for
+both languages. They load as :class:`Bilingual` strings: the English text, with the
+Chinese in ``.zh`` (:func:`text_for` picks a language).
 
 Top-level keys: ``name``, ``title`` {zh, en}, ``description`` {zh, en}, ``sources``
 (list of {id, citation, year, url}), ``walk`` {speed_m_s, source_id, confidence, clause,
@@ -50,12 +57,14 @@ from planning.standards._model import (
     MILESTONES,
     REACH_TO,
     SHARE_MEASURES,
+    Bilingual,
     LifeCircle,
     Source,
     Target,
     Text,
     Unverified,
     Walk,
+    text_for,
 )
 from planning.standards._ruleset import RuleSet
 
@@ -70,6 +79,7 @@ __all__ = [
     "MILESTONES",
     "REACH_TO",
     "SHARE_MEASURES",
+    "Bilingual",
     "LifeCircle",
     "RuleSet",
     "Source",
@@ -79,4 +89,5 @@ __all__ = [
     "Walk",
     "available_rule_sets",
     "load_rules",
+    "text_for",
 ]

@@ -108,12 +108,57 @@ class Text(Mapping[str, str]):
         return self.zh if lang.lower().startswith("zh") else self.en
 
 
+class Bilingual(str):
+    """A rule-set text in English (the string itself) that also carries its Chinese.
+
+    Citations, clauses and notes are written in a rule set as ``{zh: ..., en: ...}``;
+    a plain string stands for both languages. String operations see the English text,
+    reports pick theirs with :meth:`for_lang`.
+    """
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str | None = None) -> Bilingual:
+        """Make the text from its English and (default: the same) Chinese version."""
+        obj = super().__new__(cls, en)
+        obj.zh = en if zh is None else zh
+        return obj
+
+    @property
+    def en(self) -> str:
+        """Return the English text."""
+        return str.__str__(self)
+
+    def for_lang(self, lang: str) -> str:
+        """Return the text for a report language (``"zh"``, ``"zh-CN"``, ``"en"``...)."""
+        return self.zh if lang.lower().startswith("zh") else self.en
+
+    def to_json(self) -> str | dict[str, str]:
+        """Return ``{"zh", "en"}``, or the string when both languages are the same."""
+        return self.en if self.zh == self.en else {"zh": self.zh, "en": self.en}
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (Bilingual, (self.en, self.zh))
+
+
+def text_for(value: Any, lang: str) -> str:
+    """Return a rule-set text (:class:`Bilingual`, :class:`Text` or str) in `lang`."""
+    if value is None:
+        return ""
+    if isinstance(value, Bilingual | Text):
+        return value.for_lang(lang)
+    if isinstance(value, Mapping):
+        code = "zh" if lang.lower().startswith("zh") else "en"
+        return str(value.get(code) or value.get("en") or value.get("zh") or "")
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Source:
     """A document that rules are taken from; ``year`` is None when unknown."""
 
     id: str
-    citation: str
+    citation: Bilingual
     year: int | None = None
     url: str | None = None
 
@@ -125,8 +170,8 @@ class Walk:
     speed_m_s: float
     source_id: str
     confidence: str
-    clause: str | None = None
-    note: str | None = None
+    clause: Bilingual | None = None
+    note: Bilingual | None = None
 
 
 @dataclass(frozen=True)
@@ -143,8 +188,8 @@ class LifeCircle:
     walking_distance_m: tuple[float, float] | None = None
     population: tuple[float, float] | None = None
     dwellings: tuple[float, float] | None = None
-    clause: str | None = None
-    note: str | None = None
+    clause: Bilingual | None = None
+    note: Bilingual | None = None
 
 
 @dataclass(frozen=True)
@@ -161,13 +206,13 @@ class Target:
     min: float
     label: Text
     source_id: str
-    clause: str
+    clause: Bilingual
     confidence: str
     kinds: tuple[str, ...] | None = None
     threshold_min: float | None = None
     level: str | None = None
     year: int | None = None
-    note: str | None = None
+    note: Bilingual | None = None
 
 
 @dataclass(frozen=True)
@@ -177,4 +222,4 @@ class Unverified:
     path: str
     value: Any
     source_id: str
-    clause: str | None
+    clause: Bilingual | None

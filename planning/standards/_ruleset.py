@@ -12,6 +12,7 @@ from planning.standards._model import (
     _CIRCLE_VALUES,
     _REQUIRED_TOP,
     COMPLIANCE_SECTIONS,
+    Bilingual,
     LifeCircle,
     Source,
     Target,
@@ -134,6 +135,8 @@ def _asdict(obj: Any) -> dict[str, Any]:
             continue
         if isinstance(value, Text):
             value = dict(value)
+        elif isinstance(value, Bilingual):
+            value = value.to_json()
         elif isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, dict):

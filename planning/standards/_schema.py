@@ -32,6 +32,7 @@ from planning.standards._model import (
     MILESTONES,
     REACH_TO,
     SHARE_MEASURES,
+    Bilingual,
     LifeCircle,
     Source,
     Target,
@@ -158,11 +159,25 @@ def _text(ctx: _Ctx, value: Any, path: str) -> Text:
     return Text(zh=zh, en=en)
 
 
+def _bitext(ctx: _Ctx, value: Any, path: str) -> Bilingual:
+    """Return a citation, clause or note: ``{zh: ..., en: ...}`` or one string for both."""
+    if isinstance(value, str):
+        return Bilingual(_str(ctx, value, path))
+    if not isinstance(value, Mapping):
+        ctx.fail(path, f"must be a text or {{zh: ..., en: ...}}, got {value!r}")
+    text = _text(ctx, value, path)
+    return Bilingual(text.en, text.zh)
+
+
+def _opt_bitext(ctx: _Ctx, value: Any, path: str) -> Bilingual | None:
+    return None if value is None else _bitext(ctx, value, path)
+
+
 def _source(ctx: _Ctx, data: dict[str, Any], path: str) -> Source:
     year = data.get("year")
     return Source(
         id=_str(ctx, _req(ctx, data, "id", path), f"{path}.id"),
-        citation=_str(ctx, _req(ctx, data, "citation", path), f"{path}.citation"),
+        citation=_bitext(ctx, _req(ctx, data, "citation", path), f"{path}.citation"),
         year=None if year is None else _int(ctx, year, f"{path}.year"),
         url=_opt_str(ctx, data.get("url"), f"{path}.url"),
     )
@@ -182,8 +197,8 @@ def _walk(ctx: _Ctx, value: Any, path: str) -> Walk:
         speed_m_s=speed,
         source_id=_str(ctx, _req(ctx, data, "source_id", path), f"{path}.source_id"),
         confidence=_letter(ctx, _req(ctx, data, "confidence", path), f"{path}.confidence"),
-        clause=_opt_str(ctx, data.get("clause"), f"{path}.clause"),
-        note=_opt_str(ctx, data.get("note"), f"{path}.note"),
+        clause=_opt_bitext(ctx, data.get("clause"), f"{path}.clause"),
+        note=_opt_bitext(ctx, data.get("note"), f"{path}.note"),
     )
 
 
@@ -205,8 +220,8 @@ def _circle(ctx: _Ctx, data: dict[str, Any], path: str) -> LifeCircle:
         minutes=_num(ctx, _req(ctx, data, "minutes", path), f"{path}.minutes", positive=True),
         source_id=_str(ctx, _req(ctx, data, "source_id", path), f"{path}.source_id"),
         confidence=letters,
-        clause=_opt_str(ctx, data.get("clause"), f"{path}.clause"),
-        note=_opt_str(ctx, data.get("note"), f"{path}.note"),
+        clause=_opt_bitext(ctx, data.get("clause"), f"{path}.clause"),
+        note=_opt_bitext(ctx, data.get("note"), f"{path}.note"),
         **values,
     )
 
@@ -242,7 +257,7 @@ def _target(ctx: _Ctx, data: dict[str, Any], path: str) -> Target:
         min=minimum,
         label=_text(ctx, _req(ctx, data, "label", path), f"{path}.label"),
         source_id=_str(ctx, _req(ctx, data, "source_id", path), f"{path}.source_id"),
-        clause=_str(ctx, _req(ctx, data, "clause", path), f"{path}.clause"),
+        clause=_bitext(ctx, _req(ctx, data, "clause", path), f"{path}.clause"),
         confidence=_letter(ctx, _req(ctx, data, "confidence", path), f"{path}.confidence"),
         kinds=_kinds(ctx, data.get("kinds"), f"{path}.kinds"),
         threshold_min=None
@@ -250,7 +265,7 @@ def _target(ctx: _Ctx, data: dict[str, Any], path: str) -> Target:
         else _num(ctx, threshold, f"{path}.threshold_min", positive=True),
         level=None if level is None else _choice(ctx, level, f"{path}.level", LEVELS),
         year=None if year is None else _int(ctx, year, f"{path}.year"),
-        note=_opt_str(ctx, data.get("note"), f"{path}.note"),
+        note=_opt_bitext(ctx, data.get("note"), f"{path}.note"),
     )
 
 
@@ -343,8 +358,9 @@ def _compliance_section(ctx: _Ctx, name: str, data: dict[str, Any], path: str) -
         _kinds(ctx, data.get("kinds"), f"{path}.kinds")
     elif name == "acceptance_withheld" and data.get("criteria") is not None:
         _subset(ctx, data["criteria"], f"{path}.criteria", CRITERIA)
-    for key in ("source_id", "clause", "note"):
-        _opt_str(ctx, data.get(key), f"{path}.{key}")
+    _opt_str(ctx, data.get("source_id"), f"{path}.source_id")
+    for key in ("clause", "note"):
+        _opt_bitext(ctx, data.get(key), f"{path}.{key}")
     if data.get("confidence") is not None:
         _letter(ctx, data["confidence"], f"{path}.confidence")
 
