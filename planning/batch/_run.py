@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from planning import __version__, settings
 from planning._errors import InputError, error_message
 from planning.batch._cluster import check_worker_paths, distributed, open_client, workers_of
-from planning.batch._outputs import write_outputs
+from planning.batch._outputs import batch_language, write_outputs
 from planning.batch._task import DONE, FAILED, SKIPPED, parameters_hash, run_district
 from planning.scenario import Scenario, load_scenario
 
@@ -46,9 +46,13 @@ class BatchResult:
     summary : pandas.DataFrame
         One row per district (the rows of ``summary.csv``).
     scheduler : dict
-        ``kind`` (``local`` or ``remote``), ``address`` and ``dashboard`` (or None).
+        ``kind`` (``local``, ``remote`` or ``client``), ``address`` and ``dashboard``.
     wall_s : float
         Wall time of the whole batch in seconds.
+    workers : list of dict
+        The cluster's workers: address, host, threads, memory limit in bytes.
+    language : str
+        Language of the batch pages.
 
     """
 
@@ -58,11 +62,37 @@ class BatchResult:
     scheduler: dict[str, Any]
     wall_s: float
     workers: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "zh"
 
     @property
     def failed(self) -> list[dict[str, Any]]:
         """The records of the districts that failed."""
         return [r for r in self.records if r["status"] == FAILED]
+
+    def map(self, *, height: str = "500px") -> Any:
+        """Return the map of the districts (``map.html``) for display, e.g. in Jupyter.
+
+        Raises
+        ------
+        InputError
+            When no district has a run folder to draw (all failed).
+
+        """
+        import geopandas as gpd
+
+        from planning.report.overview import districts_map
+
+        path = self.out_dir / "districts.gpkg"
+        if not path.is_file():
+            msg = f"{self.out_dir}: no district finished, so there is no map to draw."
+            raise InputError(msg)
+        districts = gpd.read_file(path, layer="districts")
+        ths = [
+            c.removeprefix("coverage_share_").removesuffix("min")
+            for c in districts.columns
+            if re.fullmatch(r"coverage_share_[\d.]+min", c)
+        ]
+        return districts_map(districts, ths, language=self.language, height=height)
 
     def _repr_html_(self) -> str:
         counts = {s: sum(r["status"] == s for r in self.records) for s in (DONE, SKIPPED, FAILED)}
@@ -159,7 +189,8 @@ def _finish(
         "wall_s": wall,
     }
     summary = write_outputs(ordered, out, language=language, run_info=run_info)
-    return BatchResult(out, ordered, summary, info, wall, workers)
+    lang = batch_language(ordered, language)
+    return BatchResult(out, ordered, summary, info, wall, workers, lang)
 
 
 def _gather(
