@@ -50,7 +50,11 @@ def client():
         yield c
 
 
-def _variant(tmp: Path, name: str, *, language: str = "en") -> Path:
+#: A title from data that must reach every page and map as text.
+HOSTILE = "Qingshan <script>alert(1)</script> {{ 7*7 }} & co"
+
+
+def _variant(tmp: Path, name: str, *, language: str = "en", title: str | None = None) -> Path:
     """Write Qingshan as another district: its own copy of the district file, in English."""
     data = tmp / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
@@ -60,6 +64,8 @@ def _variant(tmp: Path, name: str, *, language: str = "en") -> Path:
     text = text.replace("../../data/", f"{REPO / 'data'}/")
     text = text.replace("name: wuhan-qingshan", f"name: {name}")
     text = text.replace("language: zh", f"language: {language}")
+    if title:
+        text = re.sub(r"  en: .*\n", f"  en: '{title}'\n", text, count=1)
     path = tmp / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -81,7 +87,7 @@ def _bad(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def first(client, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("batch")
-    scenarios = [QINGSHAN, _variant(tmp, "qingshan-en"), _bad(tmp)]
+    scenarios = [QINGSHAN, _variant(tmp, "qingshan-en", title=HOSTILE), _bad(tmp)]
     out = tmp / "out"
     res = run_many(scenarios, out, client)
     return res, scenarios, out
@@ -180,10 +186,14 @@ def test_page_is_offline_escaped_and_in_the_scenarios_language(first):
     assert '<html lang="en">' in page  # two of the three scenarios are in English
     assert 'href="wuhan-qingshan/index.html"' in page
     assert "Qingshan District 15-minute" in page and "Coverage within 15 min" in page
+    assert "<script>alert" not in page
+    assert "Qingshan &lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} &amp; co" in page
     assert not re.search(r"""(src|href)=["']https?://""", page)
     mp = (out / "map.html").read_text(encoding="utf-8")
     assert 'src="assets/leaflet.js"' in mp and not re.search(r"""src=["']https?://""", mp)
     assert len(mp) < 200_000
+    assert "<script>alert" not in mp and "{{ 7*7 }}" not in mp
+    assert "&amp;lt;script&amp;gt;alert(1)" in mp or "&lt;script&gt;alert(1)" in mp
     book = pd.read_excel(out / "summary.xlsx", sheet_name=None)
     assert set(book) == {"summary", "targets", "columns"}
     assert len(book["summary"]) == 3
