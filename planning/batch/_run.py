@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import sys
@@ -99,7 +100,7 @@ class BatchResult:
         head = (
             f"<p>{len(self.records)} districts: {counts[DONE]} run, {counts[SKIPPED]} "
             f"unchanged (skipped), {counts[FAILED]} failed, in {self.wall_s:.1f} s "
-            f"&rarr; {self.out_dir / 'index.html'}</p>"
+            f"&rarr; {html.escape(str(self.out_dir / 'index.html'))}</p>"
         )
         return head + str(self.summary.to_html(index=False, na_rep="–"))
 
@@ -157,23 +158,25 @@ def run_many(
     out.mkdir(parents=True, exist_ok=True)
     previous = _previous_records(out)
     jobs, records = _plan(scenarios, out, previous, force)
+    others = [r for name, r in previous.items() if name not in records]
     if client is None:
         with open_client(workers=workers, scheduler=scheduler) as (own, info):
-            return _finish(own, info, jobs, records, out, start, language, dd)
+            return _finish(own, info, jobs, (records, others), out, start, language, dd)
     info = {"kind": "client", "address": str(client.scheduler.address), "dashboard": None}
-    return _finish(client, info, jobs, records, out, start, language, dd)
+    return _finish(client, info, jobs, (records, others), out, start, language, dd)
 
 
 def _finish(
     client: Any,
     info: dict[str, Any],
     jobs: list[dict[str, Any]],
-    records: dict[str, dict[str, Any]],
+    both: tuple[dict[str, dict[str, Any]], list[dict[str, Any]]],
     out: Path,
     start: float,
     language: str | None,
     dd: Any,
 ) -> BatchResult:
+    records, others = both
     if info.get("dashboard") and settings.progress:
         print(f"Dask dashboard: {info['dashboard']}", file=sys.stderr)
     check_worker_paths(client, {j["name"]: j["needs"] for j in jobs})
@@ -181,7 +184,6 @@ def _finish(
     ordered = [records[k] for k in records]
     wall = round(time.perf_counter() - start, 3)
     workers = workers_of(client)
-    _write_record(out, info, workers, ordered, wall)
     run_info = {
         "scheduler": f"{info['kind']} {info['address']}",
         "dashboard": info.get("dashboard"),
@@ -189,6 +191,8 @@ def _finish(
         "wall_s": wall,
     }
     summary = write_outputs(ordered, out, language=language, run_info=run_info)
+    wall = round(time.perf_counter() - start, 3)
+    _write_record(out, info, workers, ordered, wall, others)
     lang = batch_language(ordered, language)
     return BatchResult(out, ordered, summary, info, wall, workers, lang)
 
@@ -238,7 +242,8 @@ def _previous_records(out: Path) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(data, dict) or data.get("format_version") != BATCH_FORMAT_VERSION:
         return {}
-    return {str(r["name"]): r for r in data.get("districts", []) if "name" in r}
+    found = [*data.get("other_districts", []), *data.get("districts", [])]
+    return {str(r["name"]): r for r in found if isinstance(r, dict) and "name" in r}
 
 
 def _folder(name: str) -> str:
@@ -339,8 +344,14 @@ def _write_record(
     workers: list[dict[str, Any]],
     records: list[dict[str, Any]],
     wall_s: float,
+    others: list[dict[str, Any]],
 ) -> None:
-    """Write ``batch.json``: scheduler, workers, versions and every district's record."""
+    """Write ``batch.json``: scheduler, workers, versions and every district's record.
+
+    ``other_districts`` keeps the records of districts of earlier batches into the same
+    folder that this batch did not name, so that running a few districts again does not
+    make the next full batch redo the others.
+    """
     record = {
         "format_version": BATCH_FORMAT_VERSION,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -350,6 +361,7 @@ def _write_record(
         "wall_s": wall_s,
         "counts": {s: sum(r["status"] == s for r in records) for s in (DONE, SKIPPED, FAILED)},
         "districts": records,
+        "other_districts": others,
     }
     (out / "batch.json").write_text(
         json.dumps(record, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
