@@ -257,20 +257,25 @@ def main() -> int:
         else:
             scenarios = build_municipal(Path(tmp))
             results["data"] = "municipal: 13 districts of ../shared/data/wuhan"
+        name = "results_batch_quick.json" if args.quick else "results_batch.json"
         small = compare(scenarios[:3], args.workers)
+        results["first_3"] = small
+        _write(results, name)  # keep the first figures if the full run is cut short
         full = compare(scenarios, args.workers)
-    results["first_3"] = small
     results["all"] = full
     results["growth"] = {
         "districts": [3, len(scenarios)],
         "serial_s": [small["serial"]["wall_s"], full["serial"]["wall_s"]],  # type: ignore[index]
         "batch_s": [small["batch"]["wall_s"], full["batch"]["wall_s"]],  # type: ignore[index]
     }
-    text = json.dumps(results, indent=2, ensure_ascii=False)
-    print(text)
-    name = "results_batch_quick.json" if args.quick else "results_batch.json"
-    (ROOT / "benchmarks" / name).write_text(text + "\n", encoding="utf-8")
+    print(_write(results, name))
     return 0
+
+
+def _write(results: dict[str, object], name: str) -> str:
+    text = json.dumps(results, indent=2, ensure_ascii=False)
+    (ROOT / "benchmarks" / name).write_text(text + "\n", encoding="utf-8")
+    return text
 
 
 if __name__ == "__main__":

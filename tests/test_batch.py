@@ -366,3 +366,29 @@ def test_command_line_batch_reports_each_district_and_exits_1_on_a_failure(first
     assert "broken failed" in printed.out and "nowhere.gpkg" in printed.err
     assert "distributed" not in printed.err  # Dask's own log lines stay off the console
     assert cli.main(["-q", "batch", str(QINGSHAN), "--out", str(copy), "--workers", "0"]) == 2
+
+
+def test_a_bug_is_recorded_with_its_traceback_and_a_machine_error_is_retried(monkeypatch, tmp_path):
+    import planning.workflow
+    from planning.batch._task import run_district
+
+    job = {
+        "name": "x", "scenario": str(QINGSHAN), "out_dir": str(tmp_path / "x"),
+        "params_hash": "0" * 64, "force": False, "previous": None,
+    }  # fmt: skip
+
+    def bug(*args, **kwargs):
+        raise KeyError("coverage_share_15min")
+
+    monkeypatch.setattr(planning.workflow, "run_scenario", bug)
+    rec = run_district(job)
+    assert rec["status"] == "failed"
+    assert rec["error"] == "error: KeyError: 'coverage_share_15min'"
+    assert "Traceback" in rec["traceback"]
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(planning.workflow, "run_scenario", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        run_district(job)  # raised, so that Dask retries it elsewhere or later

@@ -27,7 +27,7 @@ from planning.scenario import Scenario, load_scenario
 
 #: Version of the layout of ``batch.json``.
 BATCH_FORMAT_VERSION = 1
-#: Times Dask reruns a task that raised something other than an unusable input.
+#: Times Dask reruns a task that raised an error of the machine (OSError, MemoryError).
 RETRIES = 2
 
 

@@ -2,9 +2,10 @@
 
 A task is a plain dictionary (a *job*) in and a plain dictionary (a *record*) out, so that it
 pickles to any worker. :func:`run_district` runs ``planning run`` on one scenario into its
-run folder; an unusable input is not retried (the same input fails the same way) and comes
-back as a ``failed`` record with the message ``planning run`` prints; any other exception is
-raised, so that Dask retries the task.
+run folder. An unusable input comes back as a ``failed`` record with the message
+``planning run`` prints, and so does any other error that would only repeat (with its
+traceback); errors of the machine (``OSError``, ``MemoryError``) are raised, so that Dask
+retries the task, and a worker that dies has its task moved to another worker.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import resource
 import socket
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +120,21 @@ def _where() -> dict[str, Any]:
     }
 
 
+def _failed(base: dict[str, Any], exc: Exception, start: float, *, trace: bool) -> dict[str, Any]:
+    rec = {
+        **base,
+        "status": FAILED,
+        "error": error_message(exc),
+        "inputs": [],
+        "timings_s": {},
+        "wall_s": round(time.perf_counter() - start, 3),
+        **_where(),
+    }
+    if trace:
+        rec["traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return rec
+
+
 def run_district(job: dict[str, Any]) -> dict[str, Any]:
     """Run one district's scenario into its run folder and return its record.
 
@@ -138,8 +155,8 @@ def run_district(job: dict[str, Any]) -> dict[str, Any]:
 
     Raises
     ------
-    Exception
-        Anything but an unusable input, so that Dask retries the task.
+    OSError, MemoryError
+        So that Dask retries the task (a full disk, a lost share, memory pressure).
 
     """
     from planning.workflow import run_scenario
@@ -164,15 +181,11 @@ def run_district(job: dict[str, Any]) -> dict[str, Any]:
     try:
         result = run_scenario(job["scenario"], out_dir=out_dir)
     except InputError as exc:
-        return {
-            **base,
-            "status": FAILED,
-            "error": error_message(exc),
-            "inputs": [],
-            "timings_s": {},
-            "wall_s": round(time.perf_counter() - start, 3),
-            **_where(),
-        }
+        return _failed(base, exc, start, trace=False)
+    except (OSError, MemoryError):
+        raise
+    except Exception as exc:  # a bug or a library error: the same input fails the same way
+        return _failed(base, exc, start, trace=True)
     return {
         **base,
         "status": DONE,
