@@ -18,7 +18,8 @@ Each size (the first 3 districts, then all of them) is run twice in the same run
 with ``run_scenario`` in this process (what running ``planning run`` by hand gives), and
 with ``planning.batch.run_many`` on a LocalCluster of 2 single-threaded worker processes.
 Reported: wall times, speed-up, the peak resident memory of this process and of each
-worker, per-district wall times, and how the cost grows from 3 districts to all.
+worker, per-district wall times, how the cost grows from 3 districts to all, and the load
+average of the machine (others' processes slow both modes alike).
 Results are printed and written to ``benchmarks/results_batch.json`` (``--quick``:
 ``results_batch_quick.json``).
 """
@@ -234,7 +235,13 @@ def compare(scenarios: list[Path], workers: int) -> dict[str, object]:
         serial = run_serial(scenarios, Path(tmp) / "serial")
         batch = run_batch(scenarios, Path(tmp) / "batch", workers)
     speed = float(serial["wall_s"]) / float(batch["wall_s"])  # type: ignore[arg-type]
-    return {"n": len(scenarios), "serial": serial, "batch": batch, "speedup": round(speed, 2)}
+    return {
+        "n": len(scenarios),
+        "serial": serial,
+        "batch": batch,
+        "speedup": round(speed, 2),
+        "load_avg_1min_after": round(os.getloadavg()[0], 1),  # other users of the machine
+    }
 
 
 def main() -> int:

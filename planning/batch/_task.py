@@ -110,14 +110,29 @@ def _where() -> dict[str, Any]:
         worker = str(get_worker().address)
     except (ImportError, ValueError):
         worker = "local process"
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
     return {
         "worker": worker,
         "host": socket.gethostname(),
         "pid": os.getpid(),
-        "peak_rss_mb": round(peak_mb, 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
+
+
+def _peak_rss_mb() -> float:
+    """Return this process's peak resident memory in MiB.
+
+    Linux keeps ``ru_maxrss`` across the fork and exec that start a worker process, so a
+    worker would report its parent's peak: the high-water mark of the process's own
+    memory (``VmHWM``) is read instead where it exists.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def _failed(base: dict[str, Any], exc: Exception, start: float, *, trace: bool) -> dict[str, Any]:
