@@ -96,13 +96,12 @@ def _client(
             client.close()
         return
     n = workers or min(os.cpu_count() or 1, 4)
-    dashboard = importlib.util.find_spec("bokeh") is not None
     cluster = dd.LocalCluster(
         n_workers=n,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address="127.0.0.1:0" if dashboard else None,
+        dashboard_address="127.0.0.1:0",  # its HTTP server runs even without bokeh
         silence_logs=logging.ERROR,
     )
     client = dd.Client(cluster)
