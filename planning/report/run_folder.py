@@ -4,11 +4,10 @@ The run folder holds ``index.html`` (the district at a glance), ``units/<unit>.h
 (one gap report per unit), ``map.html`` and ``assets/`` (Leaflet, shared by every map
 page), ``coverage.xlsx``, ``results.gpkg`` (every layer), ``charts/*.png``, the tables
 ``coverage_units.csv``, ``coverage_stations.csv``, ``targets.csv``, ``excluded.csv``
-(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present), the layers
-``demand.gpkg``, ``service_areas.gpkg``, ``gaps.gpkg``, and ``run.json`` (format
-version, inputs with checksums, parameters, rule set, targets, versions, timings and
-every excluded input with its reason). With a previous run folder, ``annual.html``
-compares this year with last year.
+(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present) and
+``run.json`` (format version, inputs with checksums, parameters, rule set, targets,
+versions, timings and every excluded input with its reason). With a previous run
+folder, ``annual.html`` compares this year with last year.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -66,8 +64,12 @@ _OPTIONAL_OUTPUTS = (
     "annual_stations.csv",
     "siting.csv",
     "siting_curve.csv",
-    "siting.gpkg",
     "compliance.csv",
+    # single-layer GeoPackages of earlier versions, now layers of results.gpkg
+    "demand.gpkg",
+    "service_areas.gpkg",
+    "gaps.gpkg",
+    "siting.gpkg",
 )
 
 
@@ -97,7 +99,7 @@ def write_run(result: RunResult, out_dir: Path, timer: StepTimer | None = None) 
     with timer.step("write tables"):
         _write_tables(result, out_dir)
         if result.siting is not None:
-            write_siting(result.siting, result.siting_curve, out_dir)
+            _write_siting_curve(result.siting_curve, out_dir)
     with timer.step("workbook"):
         write_workbook(result, out_dir / "coverage.xlsx")
     with timer.step("geopackage"):
@@ -145,9 +147,6 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     sta.to_csv(out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
     cov.targets.to_csv(out_dir / "targets.csv", index=False, float_format="%.10g")
     cov.excluded.to_csv(out_dir / "excluded.csv", index=False)
-    _to_gpkg(cov.demand, out_dir / "demand.gpkg", "demand")
-    _to_gpkg(cov.service_areas, out_dir / "service_areas.gpkg", "service_areas")
-    _to_gpkg(cov.gaps, out_dir / "gaps.gpkg", "gaps")
     sheets = workbook_sheets(result)
     optional = {
         "siting.csv": sheets.get("siting"),
@@ -168,16 +167,6 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     for name, frame in optional.items():
         if frame is not None:
             frame.to_csv(out_dir / name, index=False, float_format="%.10g")
-
-
-def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    if path.exists():
-        path.unlink()
-    out = gdf.copy()
-    for col in out.columns:
-        if out[col].dtype == object and col != "geometry":
-            out[col] = out[col].astype("string")
-    out.to_file(path, layer=layer, driver="GPKG")
 
 
 def _json_default(value: Any) -> Any:
@@ -261,24 +250,13 @@ def _outputs(out_dir: Path | None) -> dict[str, int]:
     return out
 
 
-def write_siting(siting_result: Any, curve: pd.DataFrame | None, out_dir: Path) -> list[str]:
-    """Write ``siting_curve.csv`` and ``siting.gpkg`` (proposed sites); return the names.
-
-    ``siting.csv`` and the curve chart are written with the other tables and charts.
-    """
-    written = []
-    if curve is not None:
-        table = curve.copy()
-        if "selected_ids" in table:
-            table["selected_ids"] = table["selected_ids"].map(
-                lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
-            )
-        table.to_csv(out_dir / "siting_curve.csv", index=False, float_format="%.10g")
-        written.append("siting_curve.csv")
-    layer = getattr(siting_result, "siting", None)
-    if layer is not None and len(layer):
-        path = out_dir / "siting.gpkg"
-        path.unlink(missing_ok=True)
-        layer.to_file(path, layer="siting", driver="GPKG")
-        written.append("siting.gpkg")
-    return written
+def _write_siting_curve(curve: pd.DataFrame | None, out_dir: Path) -> None:
+    """Write ``siting_curve.csv`` (the proposed sites are a layer of ``results.gpkg``)."""
+    if curve is None:
+        return
+    table = curve.copy()
+    if "selected_ids" in table:
+        table["selected_ids"] = table["selected_ids"].map(
+            lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
+        )
+    table.to_csv(out_dir / "siting_curve.csv", index=False, float_format="%.10g")
