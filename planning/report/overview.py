@@ -17,10 +17,11 @@ from typing import Any
 import geopandas as gpd
 import offlinefolium as folium
 
+from planning.report._controls import Legend
 from planning.report._i18n import html_lang, strings
 from planning.report._offline import save_map, write_assets
 from planning.report._web import _esc
-from planning.report.maps import _add_polygons, _Legend, _new_map, _ramp
+from planning.report.maps import _add_polygons, _new_map, _ramp
 from planning.report.pages import _render
 from planning.report.palette import _SHARE_BINS, share_colour
 
@@ -54,6 +55,8 @@ def districts_map(
     t = strings(language)
     web = districts.to_crs(4326)
     m = _new_map(web.total_bounds, [], height=height)
+    ramp = _ramp([(c, f"{lower:.0%}") for lower, c in _SHARE_BINS])
+    sections: list[tuple[str, list[Any]]] = []
     for i, th in enumerate(thresholds):
         col = f"coverage_share_{th}min"
         label = t["coverage_within"].format(t=th)
@@ -80,12 +83,11 @@ def districts_map(
                 "fillOpacity": 0.6,
             }
 
-        _add_polygons(group, layer, style, popup=True, extra=("share",))
+        popup = folium.GeoJsonPopup(fields=["popup"], labels=False)
+        _add_polygons(group, layer, style, extra=("share", "popup"), popup=popup)
         group.add_to(m)
-    legend = f"<h4>{_esc(t['batch_map_legend'])}</h4>" + _ramp(
-        [(c, f"{lower:.0%}") for lower, c in _SHARE_BINS]
-    )
-    _Legend(legend, "bottomleft").add_to(m)
+        sections.append((f"<h4>{_esc(label)}</h4>{ramp}", [group]))
+    Legend(sections, f"<p>{_esc(t['batch_map_legend'])}</p>", "bottomleft").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
