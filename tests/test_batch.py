@@ -142,7 +142,7 @@ def test_summary_covered_counts_equal_the_districts_demand_points(first):
     """Recount the covered older people from the run folder's demand points (travel times)."""
     _, _, out = first
     summary = pd.read_csv(out / "summary.csv", encoding="utf-8-sig").set_index("district")
-    demand = gpd.read_file(out / "wuhan-qingshan" / "demand.gpkg")
+    demand = gpd.read_file(out / "wuhan-qingshan" / "results.gpkg", layer="demand")
     for t in (5, 10, 15):
         inside = demand["travel_time_s_nearest"].to_numpy(dtype=float) <= t * 60 + 1e-9
         covered = float(np.sum(demand["elderly"].to_numpy(dtype=float)[inside]))

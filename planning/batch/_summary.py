@@ -103,21 +103,30 @@ def district_row(
     row["targets_total"] = len(judged)
     for tg in targets:
         row[f"meets_{tg['target_id']}"] = tg.get("met")
-    row.update(_gaps(run_dir / "gaps.gpkg"))
+    row.update(_gaps(run_dir / "results.gpkg"))
     row.update(_sites(_read_csv(run_dir / "siting.csv"), ths[-1]))
     row.update(_developments(_read_csv(run_dir / "compliance.csv")))
     return row, targets
 
 
 def _gaps(path: Path) -> dict[str, Any]:
-    gaps = pyogrio.read_dataframe(path, columns=["unit_id", "elderly"], read_geometry=False)
+    """Return the number of gaps and the largest, from the ``gaps`` layer of results.gpkg."""
+    layers = {str(name) for name, _ in pyogrio.list_layers(path)}
+    gaps = (
+        pyogrio.read_dataframe(
+            path, layer="gaps", columns=["unit_id", "elderly"], read_geometry=False
+        )
+        if "gaps" in layers
+        else pd.DataFrame(columns=["unit_id", "elderly"])
+    )
     if gaps.empty:
         return {"n_gaps": 0, "largest_gap_elderly": 0.0, "largest_gap_unit": None}
-    top = gaps.loc[gaps["elderly"].idxmax()]
+    elderly = gaps["elderly"].to_numpy(dtype=float)
+    top = int(np.argmax(elderly))
     return {
         "n_gaps": len(gaps),
-        "largest_gap_elderly": float(top["elderly"]),
-        "largest_gap_unit": str(top["unit_id"]),
+        "largest_gap_elderly": float(elderly[top]),
+        "largest_gap_unit": str(gaps["unit_id"].iloc[top]),
     }
 
 
