@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python data/build_default_data.py [--shared PATH] [--out PATH]
+    .venv/bin/python data/build_default_data.py [--shared PATH] [--out PATH] [--districts-only]
 
 ``--shared`` defaults to ``../shared/data`` relative to the repository root (the folder
 described by its own ``README.md``); ``--out`` defaults to this script's folder (``data/``).
@@ -176,6 +176,12 @@ Step 7 - illustrative developments (``wuhan_developments.gpkg``, layers ``develo
 5. Facilities: points inside the rectangle (centre, or centre +- a quarter of the long side
    for two sites); the "outside" case is put 1,200 m beyond the rectangle's side, in the
    first of four directions that stays in the study area.
+
+Step 8 - one scenario per district (``wuhan-districts/``, ``../scenarios/wuhan-districts/``)
+----------------------------------------------------------------------------------------
+The written files of steps 1-7 are cut by district (units by ``district_id``, points by
+``unit_id``, raster cells by centre; the roads are shared); see ``district_scenarios.py``.
+``--districts-only`` runs this step alone from the embedded files, without the shared data.
 """
 
 from __future__ import annotations
@@ -204,6 +210,9 @@ from rasterio.transform import Affine
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from district_scenarios import build_district_scenarios  # step 8, beside this file
 
 SEED = 20261123
 CRS = "EPSG:4547"
@@ -315,6 +324,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="shared source-data folder (default: ../shared/data)",
     )
     parser.add_argument("--out", type=Path, default=here, help="output folder (default: data/)")
+    parser.add_argument("--scenarios", type=Path,
+                        default=here.parent / "scenarios" / "wuhan-districts",
+                        help="folder of the per-district scenarios (step 8)")
+    parser.add_argument("--districts-only", action="store_true",
+                        help="run step 8 only, from the embedded files in --out (no shared data)")
     return parser.parse_args(argv)
 
 
@@ -2360,6 +2374,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_reproducible_io()
     out: Path = args.out
+    if args.districts_only:
+        build_district_scenarios(out, args.scenarios)
+        return 0
     report = Report()
     roads, graph = build_roads(args.shared, report)
     districts = read_districts(args.shared)
@@ -2386,6 +2403,7 @@ def main(argv: list[str] | None = None) -> int:
     write_layer(facilities, out / "wuhan_developments.gpkg", "facilities", first=False)
     print(verdict_table(report.verdicts))
     verify_outputs(out, report)
+    build_district_scenarios(out, args.scenarios, report)
     return 0
 
 

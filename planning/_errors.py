@@ -17,3 +17,14 @@ class ScenarioError(InputError):
 
 class InfeasibleError(InputError):
     """A siting request cannot be met; the message gives the numbers that prevent it."""
+
+
+def error_message(exc: BaseException) -> str:
+    """Return the one-line message the command line prints for an exception.
+
+    An :class:`InputError` already names the file, row or key and the fix; any other
+    exception is prefixed with its type, e.g. ``error: MemoryError: ...``.
+    """
+    if isinstance(exc, InputError):
+        return f"error: {exc}"
+    return f"error: {type(exc).__name__}: {exc}"

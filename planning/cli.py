@@ -1,18 +1,19 @@
-"""Command line: ``planning run|report|site SCENARIO``, ``planning check-developments``, ``demo``.
+"""Command line: ``planning run|report|site|batch``, ``planning check-developments``, ``demo``.
 
 Exit status: 0 on success, 2 for unusable input (the message names the file, row or key
-and the fix), 1 for any other failure.
+and the fix), 1 for any other failure (``planning batch``: when any district failed).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from planning import __version__
 from planning._console import CONSOLE_FLAGS, add_console_options, console
-from planning._errors import InputError
+from planning._errors import InputError, error_message
 
 #: The embedded demo scenario (central Wuhan), relative to the repository root.
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "wuhan-central.yaml"
@@ -57,6 +58,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     site.add_argument("scenario", type=Path, help="scenario YAML file with a `siting:` section")
     site.add_argument("--out", type=Path, help="output folder (default reports/<name>)")
+    batch = sub.add_parser(
+        "batch",
+        parents=[common],
+        help="run many scenarios (one per district) as tasks on Dask and summarise them",
+        description=(
+            "Run every scenario as one task on a Dask cluster (a local one by default) and "
+            "write DIR/<name>/ (one run folder per district, as `planning run` writes it), "
+            "DIR/index.html, summary.csv, summary.xlsx, map.html and batch.json. A failing "
+            "district never stops the others; a rerun skips unchanged districts. Needs the "
+            'dask extra: pip install -e ".[dask]".'
+        ),
+    )
+    batch.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO")
+    batch.add_argument("--out", type=Path, required=True, help="batch folder")
+    batch.add_argument(
+        "--workers", type=int, help="worker processes of the local cluster (default: CPUs, max 4)"
+    )
+    batch.add_argument(
+        "--scheduler",
+        help="address of your Dask scheduler (tcp://host:8786); its workers must see the "
+        "input files and the batch folder by the same paths (checked first)",
+    )
+    batch.add_argument(
+        "--force", action="store_true", help="rerun districts that are unchanged since last time"
+    )
+    batch.add_argument("--language", help="language of the batch pages (zh or en)")
     sub.add_parser(
         "check-developments",
         help="四同步 compliance of new residential developments (see its --help)",
@@ -92,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
     from planning.scenario import load_scenario
     from planning.workflow import run_scenario
 
+    if args.command == "batch":
+        return _batch(args)
     previous = None
     try:
         if args.command == "demo":
@@ -124,10 +153,48 @@ def _run(args: argparse.Namespace) -> int:
                 return 2
         result = run_scenario(scenario, out_dir=out, previous=previous)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_message(exc), file=sys.stderr)
         return 2
     print("\n".join(run_summary(result, out_dir=Path(out))))
     return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from planning.batch import DaskMissingError, run_many
+
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1.", file=sys.stderr)
+        return 2
+    try:
+        res = run_many(
+            args.scenarios,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            force=args.force,
+            language=args.language,
+        )
+    except (InputError, DaskMissingError) as exc:
+        print(
+            error_message(exc) if isinstance(exc, InputError) else f"error: {exc}", file=sys.stderr
+        )
+        return 2
+    for rec in res.records:
+        figures = ""
+        row = res.summary[res.summary["district"] == rec["name"]]
+        share = [c for c in res.summary.columns if re.fullmatch(r"coverage_share_[\d.]+min", c)]
+        if rec["status"] != "failed" and len(row) and share:
+            figures = f": {row.iloc[0]['elderly']:,.0f} older people, {share[-1]} "
+            figures += f"{row.iloc[0][share[-1]]:.1%}"
+        print(f"{rec['name']} {rec['status']}{figures}")
+        if rec["status"] == "failed":
+            print(f"  {rec['error']}", file=sys.stderr)
+    n_failed = len(res.failed)
+    print(
+        f"{len(res.records)} districts in {res.wall_s:.1f} s, {n_failed} failed; "
+        f"report: {Path(res.out_dir) / 'index.html'}"
+    )
+    return 1 if n_failed else 0
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
 
-def test_the_four_notebooks_are_there():
+def test_the_five_notebooks_are_there():
     assert NAMES == [
         "01_quickstart.ipynb",
         "02_annual_siting_report.ipynb",
         "03_four_synchronizations_check.ipynb",
         "04_your_own_city.ipynb",
+        "05_many_districts.ipynb",
     ]
 
 

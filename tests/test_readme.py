@@ -77,8 +77,8 @@ def planning_commands(script: str) -> list[list[str]]:
 SECTIONS = readme_sections(README.read_text(encoding="utf-8"))
 BY_TITLE = {s.title: s for s in SECTIONS}
 #: Sections whose blocks run the whole demo or a siting curve: slow.
-SLOW_PYTHON = {"四同步 check of new residential developments"}
-SLOW_SHELL = {"The two commands", "Five-minute tour", "Reports"}
+SLOW_PYTHON = {"四同步 check of new residential developments", "Many districts (batch)"}
+SLOW_SHELL = {"The two commands", "Five-minute tour", "Reports", "Many districts (batch)"}
 
 
 def _params(kind: str, slow: set[str]) -> list[object]:
