@@ -17,3 +17,7 @@ class ScenarioError(InputError):
 
 class InfeasibleError(InputError):
     """A siting request cannot be met; the message gives the numbers that prevent it."""
+
+
+class OutputError(InputError):
+    """An output file or folder cannot be written; the message names the path and the fix."""

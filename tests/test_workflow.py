@@ -98,7 +98,9 @@ def test_run_json_records_inputs_with_checksums(demo_run):
     assert record["parameters"]["thresholds_min"] == [5.0, 10.0, 15.0]
     assert record["rules"]["name"] == "china-baseline"
     assert "geopandas" in record["versions"]
-    assert set(record["timings_s"]) >= {"network", "population", "coverage", "map"}
+    assert record["status"] == "complete" and "timings_s" not in record
+    timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    assert set(timings) >= {"network", "population", "coverage", "map"}
 
 
 def test_index_shows_the_csv_figures(demo_run):

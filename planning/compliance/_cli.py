@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from planning._errors import InputError
+from planning._writing import check_output_dir
 from planning.compliance._check import check_developments
 from planning.compliance._outputs import write_outputs
 from planning.compliance._reasons import FAIL, PASS, UNKNOWN
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``planning check-developments``; return 0 (all pass), 1 (a failure) or 2 (bad input)."""
     args = _parser().parse_args(argv)
     try:
+        check_output_dir(args.out)
         columns = dict(_split_column(c) for c in args.column)
         network = None
         if args.network is not None:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planning._errors import InputError
+from planning._writing import unguard_csv
 from planning.population import assign_units
 from planning.results import (
     RUN_FORMAT_VERSION,
@@ -93,7 +94,7 @@ def _read_table(path: Path, id_col: str, required: list[str]) -> pd.DataFrame:
     if not path.exists():
         msg = f"The previous run folder has no {path.name} ('{path}'): it is incomplete."
         raise InputError(msg)
-    table = pd.read_csv(path, dtype={id_col: str})
+    table = unguard_csv(pd.read_csv(path, dtype={id_col: str}))
     missing = [c for c in required if c not in table.columns]
     if missing:
         msg = f"'{path}' lacks the column(s) {missing}; columns present: {list(table.columns)}."

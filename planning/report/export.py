@@ -5,14 +5,15 @@ targets, and the annual changes when a previous run was compared), headers in th
 report language with the GLOSSARY.md terms (or the column identifiers), and a
 ``columns`` sheet that maps every header to its identifier. ``results.gpkg`` holds every
 layer (units, stations, service areas, gaps, demand, siting, developments) in the
-analysis CRS, ready for QGIS or ArcGIS.
+analysis CRS, ready for QGIS or ArcGIS. Every cell from data is text (a name such as
+``=HYPERLINK(...)`` stays a name), and both files carry a fixed date instead of the time
+of writing, so that the same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 import planning.report._i18n as _i18n
+from planning._writing import workbook_writer, write_gpkg
 from planning.report.layers import compliance_of, reasons_text, siting_of
 from planning.results import RunResult
 
@@ -232,7 +234,7 @@ def write_workbook(result: RunResult, path: Path, *, headers: str | None = None)
     headers = headers or _i18n.lang_code(language)
     t = _i18n.strings(language)
     dictionary: list[dict[str, str]] = []
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    with workbook_writer(path) as writer:
         for sheet, frame in workbook_sheets(result).items():
             if frame is None:
                 note = t["siting_empty"] if sheet == "siting" else t["compliance_empty"]
@@ -252,8 +254,6 @@ def write_workbook(result: RunResult, path: Path, *, headers: str | None = None)
             ]
         pd.DataFrame(dictionary).to_excel(writer, sheet_name="columns", index=False)
         _format_sheet(writer.sheets["columns"], ["sheet", "column", "zh", "en"])
-        writer.book.properties.created = datetime(2000, 1, 1)
-        writer.book.properties.creator = "planning"
     return path
 
 
@@ -319,7 +319,7 @@ def write_geopackage(result: RunResult, path: Path) -> Path:
     for name, gdf in geopackage_layers(result).items():
         if gdf.empty:
             log.info("results.gpkg: layer %s is empty, written without features", name)
-        gpkg_layer(gdf).to_file(path, layer=name, driver="GPKG")
+        write_gpkg(gpkg_layer(gdf), path, name)
     return path
 
 
