@@ -171,16 +171,21 @@ def check_output_dir(path: Path) -> None:
 
     """
     path = Path(path)
-    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        what = "is a file" if blocker == path else f"cannot be created: '{blocker}' is a file"
-        msg = f"Output folder '{path}' {what}, not a folder. Give another folder with --out."
-        raise OutputError(msg)
+    require_creatable(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe(path)
     except OSError as exc:
         raise output_error(exc, path) from exc
+
+
+def require_creatable(path: Path) -> None:
+    """Raise OutputError when folder `path`, or the first of its parents that exists, is a file."""
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "is a file" if blocker == path else f"cannot be created: '{blocker}' is a file"
+        msg = f"Output folder '{path}' {what}, not a folder. Give another folder with --out."
+        raise OutputError(msg)
 
 
 def probe(folder: Path) -> None:

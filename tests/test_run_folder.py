@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -353,3 +354,151 @@ def test_run_stopped_midway_leaves_the_previous_folder(tmp_path, how):
     again = write_run(tiny_run(), out)
     assert is_complete(again) and _siblings(again) == []
     assert not (again / "siting.csv").exists()
+
+
+# --------------------------------------------------------------------------- command line
+def _scenario(folder: Path, *, station_names: list[str] | None = None) -> Path:
+    """Write the synthetic district as files and a scenario naming them; return its path."""
+    from _report_fixtures import grid_lines, tiny_inputs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs = tiny_inputs()
+    grid_lines().to_file(folder / "roads.gpkg", layer="roads")
+    inputs["demand"].to_file(folder / "demand.gpkg", layer="demand")
+    stations = inputs["stations"]
+    if station_names is not None:
+        stations = stations.assign(name=station_names)
+    stations.to_file(folder / "stations.gpkg", layer="stations")
+    inputs["units"].to_file(folder / "units.gpkg", layer="units")
+    path = folder / "tiny.yaml"
+    path.write_text(
+        "name: tiny\nlanguage: en\n"
+        "network: {path: roads.gpkg, layer: roads}\n"
+        "population: {path: demand.gpkg, layer: demand, elderly_col: elderly,"
+        " population_col: population}\n"
+        "stations: {path: stations.gpkg, layer: stations}\n"
+        "units: {path: units.gpkg, layer: units}\n"
+        "walk_speed_m_s: 1.0\nthresholds_min: [1, 2, 3]\nmax_snap_m: 100\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "planning.cli", "-q", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_rerun_is_byte_identical(tmp_path):
+    scenario = _scenario(tmp_path / "in", station_names=FORMULAS[:3])
+    for name in ("a", "b"):
+        done = _cli("run", scenario, "--out", tmp_path / name)
+        assert done.returncode == 0, done.stderr
+    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    a.pop("timings.json")
+    b.pop("timings.json")
+    assert a == b
+    record = json.loads((tmp_path / "a" / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "complete" and is_complete(tmp_path / "a")
+
+
+def _computing_forbidden(monkeypatch):
+    import planning.workflow
+
+    def never(*args, **kwargs):
+        raise AssertionError("computed although the output folder cannot be written")
+
+    monkeypatch.setattr(planning.workflow, "compute_coverage", never)
+
+
+def test_cli_output_faults_stop_before_computing(tmp_path, monkeypatch, capsys):
+    from planning import cli
+
+    scenario = _scenario(tmp_path / "in")
+    _computing_forbidden(monkeypatch)
+    file = tmp_path / "taken.txt"
+    file.write_text("x", encoding="utf-8")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "plan.docx").write_text("x", encoding="utf-8")
+    cases = {
+        file: r"taken\.txt' is a file, not a folder",
+        file / "run": r"cannot be created: '.*taken\.txt' is a file",
+        notes: r"notes' is not a run folder .*\(plan\.docx\)",
+    }
+    for out, pattern in cases.items():
+        assert cli.main(["-q", "run", str(scenario), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert re.search(pattern, err), err
+        assert "Traceback" not in err and "--out" in err
+
+
+def test_cli_read_only_output(tmp_path, monkeypatch, capsys):
+    from test_writing import read_only_folder
+
+    from planning import cli
+
+    scenario = _scenario(tmp_path / "in")
+    _computing_forbidden(monkeypatch)
+    with read_only_folder(tmp_path / "locked") as folder:
+        assert cli.main(["-q", "run", str(scenario), "--out", str(folder / "run")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"Cannot write '.*locked.*'.*--out", err), err
+
+
+def test_cli_write_failure_during_the_run(tmp_path, monkeypatch, capsys):
+    from planning import cli
+
+    scenario = _scenario(tmp_path / "in")
+    out = tmp_path / "run"
+    assert cli.main(["-q", "run", str(scenario), "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = _digest(out)
+
+    def full_disk(result, path, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(run_folder, "write_workbook", full_disk)
+    assert cli.main(["-q", "run", str(scenario), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot write '{out / 'coverage.xlsx'}': No space left on device" in err
+    assert "Traceback" not in err and _digest(out) == before
+
+
+def test_cli_sigterm_leaves_the_previous_folder(tmp_path):
+    scenario = _scenario(tmp_path / "in")
+    out = tmp_path / "run"
+    assert _cli("run", scenario, "--out", out).returncode == 0
+    before = _digest(out)
+    code = (
+        "import sys, time\n"
+        "from planning import cli\n"
+        "from planning.report import run_folder\n"
+        "original = run_folder.write_charts\n"
+        "def slow(*a, **k):\n"
+        "    out = original(*a, **k)\n"
+        "    time.sleep(60)\n"
+        "    return out\n"
+        "run_folder.write_charts = slow\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    args = [sys.executable, "-c", code, "-q", "run", str(scenario), "--out", str(out)]
+    with subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True) as child:
+        partial = tmp_path / f".run.partial-{child.pid}"
+        deadline = time.monotonic() + 120
+        while not list((partial / "charts").glob("*.png")):
+            assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+            time.sleep(0.02)
+        child.terminate()
+        err = child.stderr.read()
+    assert child.returncode == 130
+    assert "interrupted: the run folder was left as it was" in err and "Traceback" not in err
+    assert _digest(out) == before and _siblings(out) == []

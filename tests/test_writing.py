@@ -9,6 +9,8 @@ import re
 import sqlite3
 import subprocess
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -143,23 +145,29 @@ def test_output_folder_that_is_a_file(tmp_path):
         check_output_dir(file / "run")
 
 
-@pytest.fixture
-def read_only(tmp_path):
-    """A folder nobody can write, not even root (chmod, plus chattr +i for root)."""
-    folder = tmp_path / "locked"
-    folder.mkdir()
+@contextmanager
+def read_only_folder(folder: Path) -> Iterator[Path]:
+    """Make `folder` one nobody can write, not even root (chmod, plus chattr +i for root)."""
+    folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o555)
     immutable = False
-    if os.geteuid() == 0:
-        done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
-        if done.returncode != 0:
-            folder.chmod(0o755)
-            pytest.skip("running as root on a file system without chattr +i")
-        immutable = True
-    yield folder
-    if immutable:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
-    folder.chmod(0o755)
+    try:
+        if os.geteuid() == 0:
+            done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+            if done.returncode != 0:
+                pytest.skip("running as root on a file system without chattr +i")
+            immutable = True
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    with read_only_folder(tmp_path / "locked") as folder:
+        yield folder
 
 
 def test_output_folder_read_only(read_only):
@@ -176,3 +184,42 @@ def test_output_folder_full_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(_writing, "probe", full)
     with pytest.raises(OutputError, match=r"Cannot write '.*probe': No space left.*disk is full"):
         check_output_dir(tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- compliance.xlsx
+DEVS = Path(__file__).resolve().parent.parent / "data" / "wuhan_developments.gpkg"
+
+
+@pytest.mark.parametrize("chinese", [False, True])
+def test_compliance_outputs_hold_no_formula(tmp_path, chinese):
+    from planning import compliance
+
+    devs = gpd.read_file(DEVS, layer="developments")
+    names = (EVIL * len(devs))[: len(devs)]
+    devs["name"] = names
+    result = compliance.check_developments(devs, None, "guangdong-city", asof="2026-12-31")
+    paths = compliance.write_outputs(result, tmp_path, chinese_headers=chinese)
+    book = openpyxl.load_workbook(paths["xlsx"])
+    kinds = {c.data_type for ws in book.worksheets for row in ws.iter_rows() for c in row}
+    assert "f" not in kinds
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    column = header.index("项目名称" if chinese else "name") + 1
+    written = [sheet.cell(row=r, column=column).value for r in range(2, len(devs) + 2)]
+    assert written == [n.replace("\r", "\n") for n in names]
+    with paths["csv"].open(encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
+    back = compliance.read_outputs(paths["csv"])
+    assert back["name"].tolist() == names
+
+
+def test_check_developments_output_that_is_a_file(tmp_path, capsys):
+    from planning import cli
+
+    file = tmp_path / "out.txt"
+    file.write_text("x", encoding="utf-8")
+    args = ["check-developments", str(DEVS), "--rules", "guangdong-city", "--out", str(file)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "out.txt' is a file, not a folder" in err and "Traceback" not in err

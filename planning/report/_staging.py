@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from planning._errors import OutputError
-from planning._writing import check_output_dir, output_error
+from planning._writing import check_output_dir, output_error, require_creatable
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,7 @@ def check_out_dir(out_dir: Path) -> None:
 
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        msg = (
-            f"Output folder '{out_dir}' is a file, not a folder. Give a folder with --out, "
-            "or move the file away."
-        )
-        raise OutputError(msg)
+    require_creatable(out_dir)
     strangers = unexpected_files(out_dir)
     if strangers:
         shown = ", ".join(strangers[:10]) + (" …" if len(strangers) > 10 else "")
