@@ -233,3 +233,25 @@ def write_gpkg(gdf: Any, path: Path, layer: str) -> Path:
             text = f"GDAL could not write layer '{layer}' ({exc})"
             raise OSError(errno.EIO, text, str(path)) from exc
     return path
+
+
+#: Metadata that keeps the time of writing and the library versions out of figures.
+_FIGURE_METADATA: dict[str, dict[str, None]] = {
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+    "svg": {"Creator": None, "Date": None},
+}
+
+
+def save_figure(fig: Any, path: Path, **kwargs: Any) -> Path:
+    """Save a matplotlib figure so that the same figure gives the same bytes.
+
+    PNG, PDF and SVG files carry no date and no software version; SVG element ids are
+    derived from a fixed salt instead of a random one.
+    """
+    import matplotlib
+
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    with matplotlib.rc_context({"svg.hashsalt": "planning"}):
+        fig.savefig(path, metadata=_FIGURE_METADATA.get(fmt), **kwargs)
+    return path

@@ -223,3 +223,37 @@ def test_check_developments_output_that_is_a_file(tmp_path, capsys):
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert "out.txt' is a file, not a folder" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- figures
+@pytest.mark.parametrize(
+    ("suffix", "absent"),
+    [("png", [b"Software", b"Matplotlib"]), ("pdf", [b"CreationDate", b"Matplotlib"]),
+     ("svg", [b"<dc:date>", b"Matplotlib"])],
+)  # fmt: skip
+def test_figures_carry_no_date_or_version(tmp_path, suffix, absent):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    paths = []
+    for k in range(2):
+        fig = Figure(figsize=(3, 2))
+        FigureCanvasAgg(fig)
+        fig.add_subplot().plot([0, 1, 2], [1, 0, 2], label="a")
+        paths.append(_writing.save_figure(fig, tmp_path / f"{k}.{suffix}"))
+    data = paths[0].read_bytes()
+    assert data == paths[1].read_bytes()
+    for marker in absent:
+        assert marker not in data, marker
+
+
+def test_coverage_curve_image_is_repeatable(tmp_path):
+    from planning import siting
+
+    curve = pd.DataFrame(
+        {"p": [0, 1, 2], "share": [0.5, 0.6, 0.65], "marginal_gain": [0.0, 10.0, 5.0],
+         "status": ["optimal", "optimal", "time_limit"]}
+    )  # fmt: skip
+    a = siting.plot_coverage_curve(curve, tmp_path / "a.svg").read_bytes()
+    b = siting.plot_coverage_curve(curve, tmp_path / "b.svg").read_bytes()
+    assert a == b and b"<dc:date>" not in a
