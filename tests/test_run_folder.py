@@ -210,6 +210,17 @@ def test_swap_without_atomic_exchange(tmp_path, monkeypatch):
     assert _siblings(out) == []
 
 
+def test_run_folder_behind_a_link_keeps_the_link(tmp_path):
+    real = tmp_path / "shared" / "run-2026"
+    real.mkdir(parents=True)
+    link = tmp_path / "run"
+    link.symlink_to(real, target_is_directory=True)
+    for _ in range(2):
+        write_run(_result(), link)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert is_complete(real) and _siblings(real) == []
+
+
 def test_leftovers_of_killed_runs_are_removed(tmp_path):
     out = write_run(_result(), tmp_path / "run")
     dead = _dead_pid()

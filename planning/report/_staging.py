@@ -6,7 +6,9 @@ written last, then the new folder takes the place of the old one (on Linux in on
 exchange, elsewhere by two renames). Until then the previous folder is untouched: a run
 that fails, is interrupted (Ctrl-C, SIGTERM) or killed leaves it as it was. Leftovers
 of killed runs (hidden ``.<name>.partial-*`` and ``.<name>.old-*`` siblings whose
-process is gone) are removed by the next run into the same folder.
+process is gone, or on Windows that are a day old) are removed by the next run into the
+same folder. When the run folder is a symbolic link, the folder it points to is replaced
+and the link kept.
 
 An existing folder is replaced only when it holds nothing but what a run writes: a
 folder with other files (notes, a copy of the workbook under another name) is refused,
@@ -22,6 +24,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +60,8 @@ def staged(out_dir: Path) -> Iterator[Path]:
     On an exception (or an interruption) the sibling is removed and `out_dir` is left
     as it was; a failed write is raised as :class:`OutputError` naming the file.
     """
+    if out_dir.is_symlink():
+        out_dir = out_dir.resolve()  # replace the folder the link points to, keep the link
     check_out_dir(out_dir)
     clean_leftovers(out_dir)
     tmp = _sibling(out_dir, "partial", os.getpid())
@@ -163,7 +168,7 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     for kind in ("old", "partial"):
         for path in sorted(out_dir.parent.glob(f".{out_dir.name}.{kind}-*")):
             pid = path.name.rpartition("-")[2]
-            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid), path):
                 continue
             if kind == "old" and not out_dir.exists():
                 path.rename(out_dir)
@@ -175,7 +180,14 @@ def clean_leftovers(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, path: Path) -> bool:
+    """Whether the run that left `path` may still be going.
+
+    On POSIX the process is asked (signal 0); elsewhere, where that signal would end the
+    process, a leftover counts as abandoned once it is a day old.
+    """
+    if os.name != "posix":
+        return time.time() - path.stat().st_mtime < 86400
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

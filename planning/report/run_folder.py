@@ -99,7 +99,7 @@ def write_run(result: RunResult, out_dir: Path, timer: StepTimer | None = None) 
     timer = timer or StepTimer()
     out_dir = Path(out_dir)
     with staged(out_dir) as tmp:
-        result.out_dir = tmp
+        result.out_dir = tmp  # the outputs listed in run.json are those of this folder
         _write_files(result, tmp, timer)
         result.timings_s = timer.timings
         (tmp / "timings.json").write_text(
