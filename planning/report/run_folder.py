@@ -98,18 +98,22 @@ def write_run(result: RunResult, out_dir: Path, timer: StepTimer | None = None) 
     """
     timer = timer or StepTimer()
     out_dir = Path(out_dir)
-    with staged(out_dir) as tmp:
-        result.out_dir = tmp  # the outputs listed in run.json are those of this folder
-        _write_files(result, tmp, timer)
-        result.timings_s = timer.timings
-        (tmp / "timings.json").write_text(
-            json.dumps(timer.timings, indent=2) + "\n", encoding="utf-8"
-        )
-        record = dict(run_record(result), status="complete")
-        (tmp / "run.json").write_text(
-            json.dumps(record, ensure_ascii=False, indent=2, default=_json_default) + "\n",
-            encoding="utf-8",
-        )
+    try:
+        with staged(out_dir) as tmp:
+            result.out_dir = tmp  # the outputs listed in run.json are those of this folder
+            _write_files(result, tmp, timer)
+            result.timings_s = timer.timings
+            (tmp / "timings.json").write_text(
+                json.dumps(timer.timings, indent=2) + "\n", encoding="utf-8"
+            )
+            record = dict(run_record(result), status="complete")
+            (tmp / "run.json").write_text(
+                json.dumps(record, ensure_ascii=False, indent=2, default=_json_default) + "\n",
+                encoding="utf-8",
+            )
+    except BaseException:
+        result.out_dir = None  # nothing of this run was kept
+        raise
     result.out_dir = out_dir
     return out_dir
 
