@@ -172,8 +172,10 @@ def test_failed_rerun_leaves_the_previous_folder(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(run_folder, "write_charts", full_disk)
+    failed = _result()
     with pytest.raises(OutputError) as info:
-        write_run(_result(), out)
+        write_run(failed, out)
+    assert failed.out_dir is None
     message = str(info.value)
     assert f"'{out / 'charts' / 'coverage_by_unit.png'}'" in message
     assert "disk is full" in message and "left as it was" in message
