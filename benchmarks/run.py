@@ -1,9 +1,10 @@
-"""Benchmarks: the demo end to end, and municipal-scale reach of 5,000 candidate sites.
+"""Benchmarks: the demo end to end, its gaps, and municipal-scale reach of 5,000 sites.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/run.py            # both
+    .venv/bin/python benchmarks/run.py            # all three
     .venv/bin/python benchmarks/run.py demo       # only the demo
+    .venv/bin/python benchmarks/run.py gaps       # gap areas and best spots on the demo
 
 The municipal benchmark needs the source data beside the repository
 (``../shared/data/wuhan/roads_municipal`` and ``worldpop_elderly_municipal``); it is
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "wuhan"
 sys.path.insert(0, str(ROOT))
 
-from planning import access, network, population, settings  # noqa: E402
+from planning import access, coverage, network, population, settings  # noqa: E402
 from planning.workflow import run_scenario  # noqa: E402
 
 
@@ -59,6 +60,40 @@ def bench_demo(repeats: int = 3) -> dict[str, object]:
         "steps_s": timings,
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
+
+
+def bench_gaps() -> dict[str, object]:
+    """Time gap areas and best spots per threshold on the demo, and size the outputs."""
+    settings.progress = False
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        result = run_scenario(ROOT / "scenarios" / "wuhan-central.yaml", out_dir=folder)
+        cov, net = result.coverage, result.network
+        for t in cov.thresholds_min:
+            start = time.perf_counter()
+            gaps = coverage.gap_areas(cov, t)
+            areas_s = time.perf_counter() - start
+            start = time.perf_counter()
+            spots = coverage.best_spots(net, cov, gaps)
+            spots_s = time.perf_counter() - start
+            top = gaps.iloc[0]
+            largest = {
+                "gap_id": top["gap_id"],
+                "unit_id": top["unit_id"],
+                "elderly": round(float(top["elderly"]), 1),
+                "area_ha": float(top["area_ha"]),
+                "best_spot_elderly": round(float(spots["elderly_covered"].iloc[0]), 1),
+            }
+            out[f"{t:g}min"] = {
+                "gaps": len(gaps),
+                "elderly_uncovered": round(float(gaps["elderly"].sum()), 1),
+                "largest": largest,
+                "gap_areas_s": round(areas_s, 2),
+                "best_spots_s": round(spots_s, 2),
+            }
+        sizes = {name: (Path(folder) / name).stat().st_size for name in ("map.html", "gaps.gpkg")}
+        out["bytes"] = sizes
+    return out
 
 
 def _random_sites(net: network.Network, n: int, seed: int) -> object:
@@ -143,13 +178,15 @@ def bench_municipal(n_sites: int = 5000, peer_sites: int = 200) -> dict[str, obj
 def main() -> None:
     """Run the benchmarks named on the command line (default: all)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", default=["demo", "municipal"])
+    parser.add_argument("which", nargs="*", default=["demo", "gaps", "municipal"])
     args = parser.parse_args()
     results: dict[str, object] = {
         "machine": {"python": platform.python_version(), "cpus": _cpus()},
     }
     if "demo" in args.which:
         results["demo"] = bench_demo()
+    if "gaps" in args.which:
+        results["gaps"] = bench_gaps()
     if "municipal" in args.which:
         results["municipal"] = bench_municipal()
     text = json.dumps(results, indent=2, ensure_ascii=False)

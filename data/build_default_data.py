@@ -258,8 +258,12 @@ DEVELOPMENTS: tuple[DevDesign, ...] = (
     DevDesign(1500, (400.0,), "late_acceptance", note="facility acceptance 5 months late"),
     DevDesign(2200, (460.0,), "missing_delivery", note="facility delivery date missing"),
     DevDesign(1600, (380.0,), "early", outside=True, note="facility 1.2 km outside"),
-    DevDesign(4000, (420.0, 360.0), "late_construction",
-              note="area short by 20 m² and facility construction 2 months late"),
+    DevDesign(
+        4000,
+        (420.0, 360.0),
+        "late_construction",
+        note="area short by 20 m² and facility construction 2 months late",
+    ),
     DevDesign(1000, (), "none", note="no facility at all: area short by 200 m², no site"),
 )
 
@@ -304,8 +308,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=here.parent.parent / "shared" / "data",
-                        help="shared source-data folder (default: ../shared/data)")
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=here.parent.parent / "shared" / "data",
+        help="shared source-data folder (default: ../shared/data)",
+    )
     parser.add_argument("--out", type=Path, default=here, help="output folder (default: data/)")
     return parser.parse_args(argv)
 
@@ -374,8 +382,9 @@ def read_roads(shared: Path) -> gpd.GeoDataFrame:
         Roads in EPSG:4547 sorted by ``road_id``.
     """
     raw = gpd.read_file(shared / "wuhan" / "roads_central" / "WHroad.shp")
-    roads = gpd.GeoDataFrame({"road_id": raw["streetMID"].astype("int64")},
-                             geometry=raw.geometry.values, crs=raw.crs).to_crs(CRS)
+    roads = gpd.GeoDataFrame(
+        {"road_id": raw["streetMID"].astype("int64")}, geometry=raw.geometry.values, crs=raw.crs
+    ).to_crs(CRS)
     return roads.sort_values("road_id", ignore_index=True)
 
 
@@ -402,8 +411,9 @@ def drop_degenerate(roads: gpd.GeoDataFrame, report: Report, label: str) -> gpd.
     normal = pd.Series(shapely.to_wkb(shapely.normalize(geoms))).duplicated().to_numpy()
     report.add(f"roads {label}: zero-length (< 0.01 m) lines dropped", int(short.sum()))
     report.add(f"roads {label}: exact duplicate lines dropped", int((exact & ~short).sum()))
-    report.add(f"roads {label}: reversed duplicate lines dropped",
-               int((normal & ~exact & ~short).sum()))
+    report.add(
+        f"roads {label}: reversed duplicate lines dropped", int((normal & ~exact & ~short).sum())
+    )
     return roads[~(short | normal)].reset_index(drop=True)
 
 
@@ -461,8 +471,10 @@ def snap_end_points(roads: gpd.GeoDataFrame, report: Report) -> gpd.GeoDataFrame
     geoms = roads.geometry.values
     ends = end_points(geoms)
     tree = cKDTree(ends)
-    near = [any(not np.array_equal(ends[i], ends[j]) for j in tree.query_ball_point(p, SNAP_M))
-            for i, p in enumerate(ends)]
+    near = [
+        any(not np.array_equal(ends[i], ends[j]) for j in tree.query_ball_point(p, SNAP_M))
+        for i, p in enumerate(ends)
+    ]
     rep = cluster_representatives(ends, SNAP_M)
     moved = np.linalg.norm(rep - ends, axis=1)
     report.add("end points within 0.5 m of another end point without coinciding", int(sum(near)))
@@ -473,8 +485,12 @@ def snap_end_points(roads: gpd.GeoDataFrame, report: Report) -> gpd.GeoDataFrame
     coords = [shapely.get_coordinates(g) for g in geoms]
     for i, c in enumerate(coords):
         c[0], c[-1] = rep[i], rep[n + i]
-    collapsed = np.array([np.array_equal(c[0], c[-1]) and shapely.length(shapely.linestrings(c))
-                          < SNAP_M for c in coords])
+    collapsed = np.array(
+        [
+            np.array_equal(c[0], c[-1]) and shapely.length(shapely.linestrings(c)) < SNAP_M
+            for c in coords
+        ]
+    )
     report.add("lines collapsed by snapping (dropped)", int(collapsed.sum()))
     out = roads.copy()
     out.geometry = gpd.GeoSeries([shapely.linestrings(c) for c in coords], crs=CRS)
@@ -548,11 +564,11 @@ def noding_checks(roads: gpd.GeoDataFrame, report: Report) -> None:
     at_end = np.all(ends[pi] == starts[li], axis=1) | np.all(ends[pi] == stops[li], axis=1)
     joined = shapely.intersects(pts[pi], geoms[li])
     near_miss = np.unique(pi[(owner[pi] != li) & ~at_end & ~joined])
-    report.add("end points within 0.5 m of another line's interior (not joined, kept)",
-               len(near_miss))
+    report.add(
+        "end points within 0.5 m of another line's interior (not joined, kept)", len(near_miss)
+    )
     through, crossing = unsplit_junctions(geoms)
-    report.add("lines running through a graph node without being split there (vertices)",
-               through)
+    report.add("lines running through a graph node without being split there (vertices)", through)
     report.add("lines crossing at a shared vertex without being split (vertices)", crossing)
     a, b = tree.query(geoms, predicate="crosses")
     report.add("pairs of lines crossing (any vertex; kept as is)", int((a < b).sum()))
@@ -629,12 +645,16 @@ def read_districts(shared: Path) -> gpd.GeoDataFrame:
     """
     raw = gpd.read_file(shared / "wuhan" / "districts" / "wuhan_admin.shp")
     raw = raw[raw["name"].isin(list(DISTRICTS))]
-    out = gpd.GeoDataFrame({
-        "district_id": [DISTRICTS[n][0] for n in raw["name"]],
-        "osm_id": raw["id"].astype("int64").to_numpy(),
-        "name_zh": [str(s).split(" (")[0].strip() for s in raw["locname"]],
-        "name_en": raw["name"].astype(str).to_numpy(),
-    }, geometry=raw.geometry.values, crs=raw.crs).to_crs(CRS)
+    out = gpd.GeoDataFrame(
+        {
+            "district_id": [DISTRICTS[n][0] for n in raw["name"]],
+            "osm_id": raw["id"].astype("int64").to_numpy(),
+            "name_zh": [str(s).split(" (")[0].strip() for s in raw["locname"]],
+            "name_en": raw["name"].astype(str).to_numpy(),
+        },
+        geometry=raw.geometry.values,
+        crs=raw.crs,
+    ).to_crs(CRS)
     if len(out) != len(DISTRICTS):
         raise RuntimeError(f"expected {len(DISTRICTS)} districts, found {len(out)}")
     return out.sort_values("district_id", ignore_index=True)
@@ -661,8 +681,9 @@ def raster_footprint(transform: Affine, shape: tuple[int, int]) -> shapely.Polyg
     return gpd.GeoSeries([box], crs=WGS84).to_crs(CRS).iloc[0]
 
 
-def raw_study_area(districts: gpd.GeoDataFrame, roads: gpd.GeoDataFrame,
-                   footprint: shapely.Polygon) -> shapely.Polygon:
+def raw_study_area(
+    districts: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, footprint: shapely.Polygon
+) -> shapely.Polygon:
     """Intersect the districts' union, the buffered road hull and the raster footprint.
 
     Parameters
@@ -724,8 +745,10 @@ def read_worldpop(shared: Path, report: Report) -> tuple[FloatArray, FloatArray,
                 elderly = band if elderly is None else elderly + band
     n_inputs = 2 * len(ALL_AGES)
     report.add("raster inputs", n_inputs)
-    report.add("cells with some but not all inputs nodata (taken as 0)",
-               int(((nodata_count > 0) & (nodata_count < n_inputs)).sum()))
+    report.add(
+        "cells with some but not all inputs nodata (taken as 0)",
+        int(((nodata_count > 0) & (nodata_count < n_inputs)).sum()),
+    )
     all_missing = nodata_count == n_inputs
     population[all_missing] = np.nan
     elderly[all_missing] = np.nan
@@ -766,22 +789,34 @@ def write_raster(path: Path, values: FloatArray, profile: dict, description: str
         Stored as the band description and an ``IMAGEDESCRIPTION`` tag.
     """
     out = np.where(np.isnan(values), NODATA_OUT, values).astype(np.float32)
-    meta = {"driver": "GTiff", "dtype": "float32", "nodata": NODATA_OUT, "count": 1,
-            "width": profile["width"], "height": profile["height"], "crs": profile["crs"],
-            "transform": profile["transform"], "compress": "deflate", "predictor": 3,
-            "zlevel": 9}
+    meta = {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "nodata": NODATA_OUT,
+        "count": 1,
+        "width": profile["width"],
+        "height": profile["height"],
+        "crs": profile["crs"],
+        "transform": profile["transform"],
+        "compress": "deflate",
+        "predictor": 3,
+        "zlevel": 9,
+    }
     if path.exists():
         path.unlink()
     with rasterio.open(path, "w", **meta) as dst:
         dst.write(out, 1)
         dst.set_band_description(1, description)
-        dst.update_tags(TIFFTAG_IMAGEDESCRIPTION=description,
-                        SOURCE="WorldPop (CC BY 4.0), Tatem 2017 Sci. Data 4:170004; "
-                               "built by data/build_default_data.py")
+        dst.update_tags(
+            TIFFTAG_IMAGEDESCRIPTION=description,
+            SOURCE="WorldPop (CC BY 4.0), Tatem 2017 Sci. Data 4:170004; "
+            "built by data/build_default_data.py",
+        )
 
 
-def mask_rasters(elderly: FloatArray, population: FloatArray, inside: NDArray[np.bool_],
-                 report: Report) -> None:
+def mask_rasters(
+    elderly: FloatArray, population: FloatArray, inside: NDArray[np.bool_], report: Report
+) -> None:
     """Set cells whose centre is outside the study area to nodata, in place.
 
     Parameters
@@ -793,8 +828,9 @@ def mask_rasters(elderly: FloatArray, population: FloatArray, inside: NDArray[np
     report : Report
         Collects the totals.
     """
-    report.add("raster cells (rows x cols)", f"{elderly.size} ({elderly.shape[0]} x "
-               f"{elderly.shape[1]})")
+    report.add(
+        "raster cells (rows x cols)", f"{elderly.size} ({elderly.shape[0]} x {elderly.shape[1]})"
+    )
     report.add("cells with data before masking", int((~np.isnan(population)).sum()))
     report.add("elderly 60+ before masking", round(float(np.nansum(elderly)), 1))
     report.add("population 20+ before masking", round(float(np.nansum(population)), 1))
@@ -809,8 +845,9 @@ def mask_rasters(elderly: FloatArray, population: FloatArray, inside: NDArray[np
 # ----------------------------------------------------------------------------- step 3: faces
 
 
-def polygon_faces(roads: gpd.GeoDataFrame, districts: gpd.GeoDataFrame,
-                  study: shapely.Polygon) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+def polygon_faces(
+    roads: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, study: shapely.Polygon
+) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
     """Polygonize roads + district and study-area boundaries into faces of the study area.
 
     Parameters
@@ -856,13 +893,15 @@ def face_districts(faces: NDArray[np.object_], districts: gpd.GeoDataFrame) -> N
     numpy.ndarray
         District id per face.
     """
-    shares = np.stack([shapely.area(shapely.intersection(faces, g))
-                       for g in districts.geometry.values], axis=1)
+    shares = np.stack(
+        [shapely.area(shapely.intersection(faces, g)) for g in districts.geometry.values], axis=1
+    )
     return districts["district_id"].to_numpy()[shares.argmax(axis=1)]
 
 
-def assign_points(polygons: NDArray[np.object_], x: FloatArray, y: FloatArray,
-                  distance: float = 0.0) -> IntArray:
+def assign_points(
+    polygons: NDArray[np.object_], x: FloatArray, y: FloatArray, distance: float = 0.0
+) -> IntArray:
     """Return, for each point, the index of the first polygon that contains or touches it.
 
     Parameters
@@ -1038,9 +1077,15 @@ def greedy_merge(state: UnitState) -> int:
         if state.pop.get(u) != p or not state.below_target(u):
             continue
         tiny = state.pop[u] < POP_LOW and state.area[u] < AREA_LOW
-        eligible = {n: v for n, v in state.same_district(u).items()
-                    if tiny or (state.pop[u] + state.pop[n] <= POP_HIGH
-                                and state.area[u] + state.area[n] <= AREA_HIGH)}
+        eligible = {
+            n: v
+            for n, v in state.same_district(u).items()
+            if tiny
+            or (
+                state.pop[u] + state.pop[n] <= POP_HIGH
+                and state.area[u] + state.area[n] <= AREA_HIGH
+            )
+        }
         if not eligible:
             continue
         n = longest(eligible)
@@ -1100,24 +1145,34 @@ def number_units(groups: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.G
     number = groups.groupby("district_id").cumcount() + 1
     zh = dict(zip(districts["district_id"], districts["name_zh"], strict=True))
     en = {code: short for code, short in DISTRICTS.values()}
-    units = gpd.GeoDataFrame({
-        "unit_id": [f"{d}-{k:02d}" for d, k in zip(groups["district_id"], number, strict=True)],
-        "name": [f"{zh[d]}第{k:02d}单元" for d, k in zip(groups["district_id"], number,
-                                                      strict=True)],
-        "name_en": [f"{en[d]} unit {k:02d}" for d, k in zip(groups["district_id"], number,
-                                                          strict=True)],
-        "district_id": groups["district_id"].to_numpy(),
-        "level": "street",
-        "area_km2": np.round(shapely.area(groups.geometry.values) / 1e6, 4),
-        "population": np.round(groups["population"].to_numpy(), 1),
-        "elderly": np.round(groups["elderly"].to_numpy(), 1),
-    }, geometry=groups.geometry.values, crs=CRS)
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": [f"{d}-{k:02d}" for d, k in zip(groups["district_id"], number, strict=True)],
+            "name": [
+                f"{zh[d]}第{k:02d}单元" for d, k in zip(groups["district_id"], number, strict=True)
+            ],
+            "name_en": [
+                f"{en[d]} unit {k:02d}" for d, k in zip(groups["district_id"], number, strict=True)
+            ],
+            "district_id": groups["district_id"].to_numpy(),
+            "level": "street",
+            "area_km2": np.round(shapely.area(groups.geometry.values) / 1e6, 4),
+            "population": np.round(groups["population"].to_numpy(), 1),
+            "elderly": np.round(groups["elderly"].to_numpy(), 1),
+        },
+        geometry=groups.geometry.values,
+        crs=CRS,
+    )
     return units.sort_values("unit_id", ignore_index=True)
 
 
-def merge_faces(faces: NDArray[np.object_], is_block: NDArray[np.bool_],
-                face_district: NDArray[np.str_], face_pop: FloatArray,
-                report: Report) -> UnitState:
+def merge_faces(
+    faces: NDArray[np.object_],
+    is_block: NDArray[np.bool_],
+    face_district: NDArray[np.str_],
+    face_pop: FloatArray,
+    report: Report,
+) -> UnitState:
     """Run steps 3.3-3.7: slivers, edges, greedy merge and exclaves.
 
     Parameters
@@ -1139,29 +1194,38 @@ def merge_faces(faces: NDArray[np.object_], is_block: NDArray[np.bool_],
         The final units as groups of faces.
     """
     n = len(faces)
-    state = UnitState(pop=dict(enumerate(face_pop.tolist())),
-                      area=dict(enumerate(shapely.area(faces).tolist())),
-                      district=dict(enumerate(face_district.tolist())),
-                      members={i: [i] for i in range(n)}, adj=face_adjacency(faces),
-                      edge=dict(enumerate((~is_block).tolist())))
-    report.add("faces (blocks + edge faces)", f"{n} ({int(is_block.sum())} + "
-               f"{int((~is_block).sum())})")
-    report.add("edge face area (km²)", round(float(shapely.area(faces[~is_block]).sum()) / 1e6,
-                                               3))
+    state = UnitState(
+        pop=dict(enumerate(face_pop.tolist())),
+        area=dict(enumerate(shapely.area(faces).tolist())),
+        district=dict(enumerate(face_district.tolist())),
+        members={i: [i] for i in range(n)},
+        adj=face_adjacency(faces),
+        edge=dict(enumerate((~is_block).tolist())),
+    )
+    report.add(
+        "faces (blocks + edge faces)", f"{n} ({int(is_block.sum())} + {int((~is_block).sum())})"
+    )
+    report.add("edge face area (km²)", round(float(shapely.area(faces[~is_block]).sum()) / 1e6, 3))
     report.add("sliver faces (< 1 m²) merged", absorb_slivers(state))
     report.add("edge faces merged into blocks", absorb_edges(state))
     report.add("greedy merges", greedy_merge(state))
     for src, dst, area, pop in absorb_exclaves(state):
-        report.add(f"district fragment {src} given to a {dst} unit (area m², population)",
-                   f"{area:.0f}, {pop:.1f}")
+        report.add(
+            f"district fragment {src} given to a {dst} unit (area m², population)",
+            f"{area:.0f}, {pop:.1f}",
+        )
     below = [u for u in state.pop if state.below_target(u)]
     report.add("units still below target (cannot grow under the caps)", len(below))
     return state
 
 
-def build_units(faces: NDArray[np.object_], state: UnitState, face_pop: FloatArray,
-                face_eld: FloatArray, districts: gpd.GeoDataFrame) -> tuple[
-                    gpd.GeoDataFrame, NDArray[np.int64]]:
+def build_units(
+    faces: NDArray[np.object_],
+    state: UnitState,
+    face_pop: FloatArray,
+    face_eld: FloatArray,
+    districts: gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, NDArray[np.int64]]:
     """Assemble unit polygons from their faces and number them.
 
     Parameters
@@ -1182,14 +1246,19 @@ def build_units(faces: NDArray[np.object_], state: UnitState, face_pop: FloatArr
     """
     keys = sorted(state.members)
     geoms = [shapely.coverage_union_all(faces[state.members[k]]) for k in keys]
-    geoms = [g.geoms[0] if g.geom_type == "MultiPolygon" and len(g.geoms) == 1 else g
-             for g in geoms]
-    groups = gpd.GeoDataFrame({
-        "key": keys,
-        "district_id": [state.district[k] for k in keys],
-        "population": [float(face_pop[state.members[k]].sum()) for k in keys],
-        "elderly": [float(face_eld[state.members[k]].sum()) for k in keys],
-    }, geometry=geoms, crs=CRS)
+    geoms = [
+        g.geoms[0] if g.geom_type == "MultiPolygon" and len(g.geoms) == 1 else g for g in geoms
+    ]
+    groups = gpd.GeoDataFrame(
+        {
+            "key": keys,
+            "district_id": [state.district[k] for k in keys],
+            "population": [float(face_pop[state.members[k]].sum()) for k in keys],
+            "elderly": [float(face_eld[state.members[k]].sum()) for k in keys],
+        },
+        geometry=geoms,
+        crs=CRS,
+    )
     units = number_units(groups, districts)
     reps = shapely.point_on_surface(groups.geometry.values)
     row = assign_points(units.geometry.values, shapely.get_x(reps), shapely.get_y(reps))
@@ -1219,8 +1288,9 @@ def check_tiling(units: gpd.GeoDataFrame, study: shapely.Geometry, report: Repor
     overlap = float(shapely.area(shapely.intersection(geoms[a[keep]], geoms[b[keep]])).sum())
     report.add("study area (km²)", round(study.area / 1e6, 4))
     report.add("units union area - study area (m²)", round(union.area - study.area, 4))
-    report.add("gap area: study area minus units (m²)",
-               round(shapely.difference(study, union).area, 4))
+    report.add(
+        "gap area: study area minus units (m²)", round(shapely.difference(study, union).area, 4)
+    )
     report.add("total pairwise overlap area of units (m²)", round(overlap, 4))
     kinds = Counter(units.geom_type)
     report.add("unit geometry types", dict(sorted(kinds.items())))
@@ -1241,8 +1311,10 @@ def district_layer(units: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.
     geopandas.GeoDataFrame
         ``district_id``, ``osm_id``, ``name_zh``, ``name_en``, ``area_km2``, geometry.
     """
-    geoms = [shapely.coverage_union_all(units.geometry.values[units["district_id"] == d])
-             for d in districts["district_id"]]
+    geoms = [
+        shapely.coverage_union_all(units.geometry.values[units["district_id"] == d])
+        for d in districts["district_id"]
+    ]
     out = gpd.GeoDataFrame(districts.drop(columns="geometry"), geometry=geoms, crs=CRS)
     out.insert(4, "area_km2", np.round(shapely.area(out.geometry.values) / 1e6, 4))
     return out
@@ -1316,8 +1388,12 @@ def road_nodes(roads: gpd.GeoDataFrame, graph: nx.Graph, study: shapely.Geometry
     xy = np.array(sorted(graph.nodes))
     keep = shapely.contains_xy(study, xy[:, 0], xy[:, 1])
     xy = xy[keep]
-    return Nodes(xy[:, 0], xy[:, 1], [sorted(bearing[(x, y)]) for x, y in xy.tolist()],
-                 shapely.STRtree(roads.geometry.values))
+    return Nodes(
+        xy[:, 0],
+        xy[:, 1],
+        [sorted(bearing[(x, y)]) for x, y in xy.tolist()],
+        shapely.STRtree(roads.geometry.values),
+    )
 
 
 def offset_angles(bearings: list[float]) -> list[float]:
@@ -1342,8 +1418,14 @@ def offset_angles(bearings: list[float]) -> list[float]:
     return [angle for _, _, angle in sorted(gaps)]
 
 
-def offset_point(x: float, y: float, bearings: list[float], region: shapely.Geometry,
-                 road_tree: shapely.STRtree, dist: float = 15.0) -> tuple[float, float]:
+def offset_point(
+    x: float,
+    y: float,
+    bearings: list[float],
+    region: shapely.Geometry,
+    road_tree: shapely.STRtree,
+    dist: float = 15.0,
+) -> tuple[float, float]:
     """Move a node ``dist`` metres off the roads, preferring a spot inside ``region``.
 
     Directions are tried widest gap first; the first that falls inside ``region`` and at
@@ -1374,8 +1456,7 @@ def offset_point(x: float, y: float, bearings: list[float], region: shapely.Geom
         options.append((x + dist * ux, y + dist * uy))
     inside = [o for o in options if shapely.contains_xy(region, *o)]
     for px, py in inside:
-        if not len(road_tree.query(shapely.Point(px, py), predicate="dwithin",
-                                   distance=dist / 2)):
+        if not len(road_tree.query(shapely.Point(px, py), predicate="dwithin", distance=dist / 2)):
             return px, py
     return (inside or options)[0]
 
@@ -1413,16 +1494,25 @@ def place_centres(units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells) -> pd.Dat
             cx, cy = rep.x, rep.y
         pool = ni[ui == u] if (ui == u).any() else np.arange(len(nodes.x))
         best = pool[np.argmin(np.hypot(nodes.x[pool] - cx, nodes.y[pool] - cy))]
-        px, py = offset_point(nodes.x[best], nodes.y[best], nodes.bearings[best], geoms[u],
-                              nodes.road_tree)
-        rows.append({"x": px, "y": py, "nx": nodes.x[best], "ny": nodes.y[best],
-                     "capacity": int(rng.integers(40, 81)),
-                     "area_m2": float(round(rng.uniform(1000, 2000)))})
+        px, py = offset_point(
+            nodes.x[best], nodes.y[best], nodes.bearings[best], geoms[u], nodes.road_tree
+        )
+        rows.append(
+            {
+                "x": px,
+                "y": py,
+                "nx": nodes.x[best],
+                "ny": nodes.y[best],
+                "capacity": int(rng.integers(40, 81)),
+                "area_m2": float(round(rng.uniform(1000, 2000))),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def place_stations(nodes: Nodes, cells: Cells, centres: pd.DataFrame,
-                   study: shapely.Geometry) -> pd.DataFrame:
+def place_stations(
+    nodes: Nodes, cells: Cells, centres: pd.DataFrame, study: shapely.Geometry
+) -> pd.DataFrame:
     """Place one station per 12,000 elderly at sampled nodes at least 400 m apart.
 
     Parameters
@@ -1444,8 +1534,9 @@ def place_stations(nodes: Nodes, cells: Cells, centres: pd.DataFrame,
     rng = np.random.default_rng(SEED)
     target = round(float(cells.elderly.sum()) / 12_000)
     weight = cells.elderly_within(nodes.x, nodes.y, 300.0)
-    order = rng.choice(len(weight), size=int((weight > 0).sum()), replace=False,
-                       p=weight / weight.sum())
+    order = rng.choice(
+        len(weight), size=int((weight > 0).sum()), replace=False, p=weight / weight.sum()
+    )
     placed = [(float(a), float(b)) for a, b in zip(centres["nx"], centres["ny"], strict=True)]
     rows = []
     for i in order.tolist():
@@ -1455,14 +1546,14 @@ def place_stations(nodes: Nodes, cells: Cells, centres: pd.DataFrame,
         if len(arr) and np.hypot(arr[:, 0] - nodes.x[i], arr[:, 1] - nodes.y[i]).min() < 400:
             continue
         placed.append((nodes.x[i], nodes.y[i]))
-        px, py = offset_point(nodes.x[i], nodes.y[i], nodes.bearings[i], study,
-                              nodes.road_tree)
+        px, py = offset_point(nodes.x[i], nodes.y[i], nodes.bearings[i], study, nodes.road_tree)
         rows.append({"x": px, "y": py, "nx": nodes.x[i], "ny": nodes.y[i]})
     return pd.DataFrame(rows)
 
 
-def build_stations(units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells,
-                   study: shapely.Geometry, report: Report) -> gpd.GeoDataFrame:
+def build_stations(
+    units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells, study: shapely.Geometry, report: Report
+) -> gpd.GeoDataFrame:
     """Run step 5: centres and stations, with ids, names and attributes, in EPSG:4326.
 
     Parameters
@@ -1487,34 +1578,48 @@ def build_stations(units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells,
     stations = place_stations(nodes, cells, centres, study)
     ids = units["unit_id"].to_numpy()
     for frame in (centres, stations):
-        frame["unit_id"] = ids[assign_points(units.geometry.values, frame["x"].to_numpy(),
-                                             frame["y"].to_numpy())]
+        frame["unit_id"] = ids[
+            assign_points(units.geometry.values, frame["x"].to_numpy(), frame["y"].to_numpy())
+        ]
     stations = stations.sort_values(["unit_id", "x"], ignore_index=True)
     rng = np.random.default_rng(SEED)
     stations["capacity"] = rng.integers(10, 31, size=len(stations))
     stations["area_m2"] = np.round(rng.uniform(200, 600, size=len(stations)))
-    centres = centres.assign(kind="centre", station_id=[f"C{i:03d}" for i in
-                                                        range(1, len(centres) + 1)],
-                             name=[f"示例综合中心{i:03d}" for i in range(1, len(centres) + 1)])
-    stations = stations.assign(kind="station", station_id=[f"S{i:03d}" for i in
-                                                           range(1, len(stations) + 1)],
-                               name=[f"示例养老服务站{i:03d}" for i in range(1, len(stations) + 1)])
+    centres = centres.assign(
+        kind="centre",
+        station_id=[f"C{i:03d}" for i in range(1, len(centres) + 1)],
+        name=[f"示例综合中心{i:03d}" for i in range(1, len(centres) + 1)],
+    )
+    stations = stations.assign(
+        kind="station",
+        station_id=[f"S{i:03d}" for i in range(1, len(stations) + 1)],
+        name=[f"示例养老服务站{i:03d}" for i in range(1, len(stations) + 1)],
+    )
     both = pd.concat([centres, stations], ignore_index=True)
     report.add("stations by kind", {"centre": len(centres), "station": len(stations)})
-    out = gpd.GeoDataFrame({
-        "station_id": both["station_id"], "name": both["name"], "kind": both["kind"],
-        "capacity": both["capacity"].astype("int64"),
-        "area_m2": both["area_m2"].astype("float64"), "status": "existing",
-        "unit_id": both["unit_id"], "source": "illustrative",
-    }, geometry=to_wgs84_points(both["x"].to_numpy(), both["y"].to_numpy()), crs=WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "station_id": both["station_id"],
+            "name": both["name"],
+            "kind": both["kind"],
+            "capacity": both["capacity"].astype("int64"),
+            "area_m2": both["area_m2"].astype("float64"),
+            "status": "existing",
+            "unit_id": both["unit_id"],
+            "source": "illustrative",
+        },
+        geometry=to_wgs84_points(both["x"].to_numpy(), both["y"].to_numpy()),
+        crs=WGS84,
+    )
     return out.sort_values("station_id", ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- step 6: sites
 
 
-def build_candidates(units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells,
-                     stations: gpd.GeoDataFrame, report: Report) -> gpd.GeoDataFrame:
+def build_candidates(
+    units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells, stations: gpd.GeoDataFrame, report: Report
+) -> gpd.GeoDataFrame:
     """Run step 6: thin road nodes to candidate sites >= 500 m apart, away from stations.
 
     Parameters
@@ -1544,8 +1649,10 @@ def build_candidates(units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells,
     for i in order.tolist():
         if len(chosen) == 400:
             break
-        if chosen and np.hypot(nodes.x[chosen] - nodes.x[i], nodes.y[chosen] - nodes.y[i]).min() \
-                < 500.0:
+        if (
+            chosen
+            and np.hypot(nodes.x[chosen] - nodes.x[i], nodes.y[chosen] - nodes.y[i]).min() < 500.0
+        ):
             continue
         chosen.append(i)
     x, y = nodes.x[chosen], nodes.y[chosen]
@@ -1555,11 +1662,18 @@ def build_candidates(units: gpd.GeoDataFrame, nodes: Nodes, cells: Cells,
     cost[rng.choice(len(chosen), size=round(0.1 * len(chosen)), replace=False)] = 1.5
     unit_row = assign_points(units.geometry.values, x, y, distance=0.05)
     report.add("candidate sites", len(chosen))
-    return gpd.GeoDataFrame({
-        "site_id": [f"K{i:04d}" for i in range(1, len(chosen) + 1)], "kind": "station",
-        "capacity": capacity.astype("int64"), "cost": cost,
-        "unit_id": units["unit_id"].to_numpy()[unit_row], "source": "illustrative",
-    }, geometry=to_wgs84_points(x, y), crs=WGS84)
+    return gpd.GeoDataFrame(
+        {
+            "site_id": [f"K{i:04d}" for i in range(1, len(chosen) + 1)],
+            "kind": "station",
+            "capacity": capacity.astype("int64"),
+            "cost": cost,
+            "unit_id": units["unit_id"].to_numpy()[unit_row],
+            "source": "illustrative",
+        },
+        geometry=to_wgs84_points(x, y),
+        crs=WGS84,
+    )
 
 
 # ----------------------------------------------------------------------------- step 7: devs
@@ -1590,11 +1704,17 @@ def milestone_dates(design: DevDesign, rng: np.random.Generator) -> dict[str, st
     planning = dt.date(2019, 1, 1) + dt.timedelta(days=int(rng.integers(0, 900)))
     construction = planning + dt.timedelta(days=int(rng.integers(150, 271)))
     acceptance = construction + dt.timedelta(days=int(rng.integers(720, 901)))
-    housing = dict(zip(stages, (planning, construction, acceptance,
-                                acceptance + dt.timedelta(days=182)), strict=True))
+    housing = dict(
+        zip(
+            stages,
+            (planning, construction, acceptance, acceptance + dt.timedelta(days=182)),
+            strict=True,
+        )
+    )
     early = rng.integers(1, 61, size=4)
     facility: dict[str, dt.date | None] = {
-        s: housing[s] - dt.timedelta(days=int(e)) for s, e in zip(stages, early, strict=True)}
+        s: housing[s] - dt.timedelta(days=int(e)) for s, e in zip(stages, early, strict=True)
+    }
     if design.timing == "same":
         facility = dict(housing)
     elif design.timing == "late_acceptance":
@@ -1626,12 +1746,22 @@ class Placement:
     depth: float
 
 
-def rectangle(cx: float, cy: float, along: tuple[float, float], away: tuple[float, float],
-              length: float, depth: float) -> shapely.Polygon:
+def rectangle(
+    cx: float,
+    cy: float,
+    along: tuple[float, float],
+    away: tuple[float, float],
+    length: float,
+    depth: float,
+) -> shapely.Polygon:
     """Return a rectangle of ``length`` x ``depth`` centred on (cx, cy) along two axes."""
-    corners = [(cx + sa * along[0] * length / 2 + sd * away[0] * depth / 2,
-                cy + sa * along[1] * length / 2 + sd * away[1] * depth / 2)
-               for sa, sd in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    corners = [
+        (
+            cx + sa * along[0] * length / 2 + sd * away[0] * depth / 2,
+            cy + sa * along[1] * length / 2 + sd * away[1] * depth / 2,
+        )
+        for sa, sd in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+    ]
     return shapely.Polygon(corners)
 
 
@@ -1682,8 +1812,9 @@ def try_place(area: float, rng: np.random.Generator, ctx: dict) -> Placement | N
     return Placement(poly, int(within[0]), (cx, cy), along, away, length, depth)
 
 
-def facility_xy(design: DevDesign, place: Placement, study: shapely.Geometry,
-                taken: list[shapely.Polygon]) -> list[tuple[float, float]]:
+def facility_xy(
+    design: DevDesign, place: Placement, study: shapely.Geometry, taken: list[shapely.Polygon]
+) -> list[tuple[float, float]]:
     """Place the facility points of a development (inside, or 1.2 km outside by design).
 
     Parameters
@@ -1711,17 +1842,23 @@ def facility_xy(design: DevDesign, place: Placement, study: shapely.Geometry,
         return []
     if not design.outside:
         return [(cx, cy)]
-    for (dx, dy), half in (((wx, wy), place.depth / 2), ((-wx, -wy), place.depth / 2),
-                           ((ax, ay), place.length / 2), ((-ax, -ay), place.length / 2)):
+    for (dx, dy), half in (
+        ((wx, wy), place.depth / 2),
+        ((-wx, -wy), place.depth / 2),
+        ((ax, ay), place.length / 2),
+        ((-ax, -ay), place.length / 2),
+    ):
         px, py = cx + dx * (half + 1200.0), cy + dy * (half + 1200.0)
         if shapely.contains_xy(study, px, py) and not any(
-                shapely.contains_xy(t, px, py) for t in taken):
+            shapely.contains_xy(t, px, py) for t in taken
+        ):
             return [(px, py)]
     raise RuntimeError("no direction keeps the outside facility in the study area")
 
 
-def placement_context(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, cells_all: tuple,
-                      study: shapely.Geometry) -> dict:
+def placement_context(
+    units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, cells_all: tuple, study: shapely.Geometry
+) -> dict:
     """Prepare the look-ups used to place developments.
 
     Parameters
@@ -1744,15 +1881,20 @@ def placement_context(units: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, cells_al
     inside = shapely.contains(study, shapely.point_on_surface(geoms))
     lines = geoms[inside]
     lengths = shapely.length(lines)
-    return {"lines": lines, "p": lengths / lengths.sum(),
-            "units_tree": shapely.STRtree(units.geometry.values),
-            "road_tree": shapely.STRtree(geoms),
-            "cell_tree": cKDTree(np.column_stack(cells_all[:2])), "cells": cells_all,
-            "taken": []}
+    return {
+        "lines": lines,
+        "p": lengths / lengths.sum(),
+        "units_tree": shapely.STRtree(units.geometry.values),
+        "road_tree": shapely.STRtree(geoms),
+        "cell_tree": cKDTree(np.column_stack(cells_all[:2])),
+        "cells": cells_all,
+        "taken": [],
+    }
 
 
-def verdict(design: DevDesign, row: dict, place: Placement,
-            points: list[tuple[float, float]]) -> dict[str, str]:
+def verdict(
+    design: DevDesign, row: dict, place: Placement, points: list[tuple[float, float]]
+) -> dict[str, str]:
     """Evaluate a development under the 四同步 rules the rows were designed for.
 
     Parameters
@@ -1775,8 +1917,13 @@ def verdict(design: DevDesign, row: dict, place: Placement,
     total = sum(design.sites)
     out = {"area": "pass" if total >= required else f"fail (short {required - total:g} m²)"}
     small = [s for s in design.sites if s < 350]
-    out["site"] = ("fail (no site)" if not design.sites else
-                   f"fail ({', '.join(f'{s:g}' for s in small)} m² < 350)" if small else "pass")
+    out["site"] = (
+        "fail (no site)"
+        if not design.sites
+        else f"fail ({', '.join(f'{s:g}' for s in small)} m² < 350)"
+        if small
+        else "pass"
+    )
     late, unknown = [], []
     for stage in ("planning", "construction", "acceptance", "delivery"):
         h, f = row[f"housing_{stage}"], row[f"facility_{stage}"]
@@ -1785,14 +1932,25 @@ def verdict(design: DevDesign, row: dict, place: Placement,
         elif f > h:
             days = (dt.date.fromisoformat(f) - dt.date.fromisoformat(h)).days
             late.append(f"{stage} +{days} d")
-    out["timing"] = (f"fail ({', '.join(late)})" if late else
-                     f"unknown ({', '.join(unknown)} missing)" if unknown else "pass")
+    out["timing"] = (
+        f"fail ({', '.join(late)})"
+        if late
+        else f"unknown ({', '.join(unknown)} missing)"
+        if unknown
+        else "pass"
+    )
     dist = [shapely.distance(place.polygon, shapely.Point(p)) for p in points]
-    out["location"] = ("n/a" if not points else "pass" if max(dist) == 0 else
-                       f"fail ({max(dist):.0f} m outside)")
+    out["location"] = (
+        "n/a" if not points else "pass" if max(dist) == 0 else f"fail ({max(dist):.0f} m outside)"
+    )
     flags = list(out.values())
-    out["overall"] = ("fail" if any(v.startswith("fail") for v in flags) else
-                      "unknown" if any(v.startswith("unknown") for v in flags) else "pass")
+    out["overall"] = (
+        "fail"
+        if any(v.startswith("fail") for v in flags)
+        else "unknown"
+        if any(v.startswith("unknown") for v in flags)
+        else "pass"
+    )
     return out
 
 
@@ -1834,8 +1992,9 @@ def place_one(design: DevDesign, rng: np.random.Generator, ctx: dict) -> Placeme
     raise RuntimeError("could not place a development")
 
 
-def build_developments(units: gpd.GeoDataFrame, ctx: dict, study: shapely.Geometry,
-                       report: Report) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def build_developments(
+    units: gpd.GeoDataFrame, ctx: dict, study: shapely.Geometry, report: Report
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Run step 7: place the designed developments and their facility points.
 
     Parameters
@@ -1859,26 +2018,44 @@ def build_developments(units: gpd.GeoDataFrame, ctx: dict, study: shapely.Geomet
     for k, design in enumerate(DEVELOPMENTS, start=1):
         place = place_one(design, rng, ctx)
         places.append(place)
-        rows.append({"dev_id": f"D{k:02d}", "name": f"示例新建小区{k:02d}",
-                     "households": design.households, "area_kind": "new",
-                     "facility_area_m2": float(sum(design.sites)),
-                     **milestone_dates(design, rng),
-                     "unit_id": units["unit_id"].iloc[place.unit], "source": "illustrative"})
+        rows.append(
+            {
+                "dev_id": f"D{k:02d}",
+                "name": f"示例新建小区{k:02d}",
+                "households": design.households,
+                "area_kind": "new",
+                "facility_area_m2": float(sum(design.sites)),
+                **milestone_dates(design, rng),
+                "unit_id": units["unit_id"].iloc[place.unit],
+                "source": "illustrative",
+            }
+        )
     facilities = []
     for design, place, row in zip(DEVELOPMENTS, places, rows, strict=True):
         points = facility_xy(design, place, study, ctx["taken"])
         facilities += [(row["dev_id"], a, p) for a, p in zip(design.sites, points, strict=True)]
-        report.verdicts.append({**row, "design": design, "area_ha": place.polygon.area / 1e4,
-                                **verdict(design, row, place, points)})
+        report.verdicts.append(
+            {
+                **row,
+                "design": design,
+                "area_ha": place.polygon.area / 1e4,
+                **verdict(design, row, place, points),
+            }
+        )
     report.add("developments", len(rows))
-    devs = gpd.GeoDataFrame(rows, geometry=[to_wgs84_geometry(p.polygon) for p in places],
-                            crs=WGS84)
+    devs = gpd.GeoDataFrame(
+        rows, geometry=[to_wgs84_geometry(p.polygon) for p in places], crs=WGS84
+    )
     xy = np.array([p for _, _, p in facilities], dtype=float).reshape(-1, 2)
-    fac = gpd.GeoDataFrame({
-        "facility_id": [f"F{i:02d}" for i in range(1, len(facilities) + 1)],
-        "dev_id": [d for d, _, _ in facilities],
-        "area_m2": [float(a) for _, a, _ in facilities],
-    }, geometry=to_wgs84_points(xy[:, 0], xy[:, 1]), crs=WGS84)
+    fac = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"F{i:02d}" for i in range(1, len(facilities) + 1)],
+            "dev_id": [d for d, _, _ in facilities],
+            "area_m2": [float(a) for _, a, _ in facilities],
+        },
+        geometry=to_wgs84_points(xy[:, 0], xy[:, 1]),
+        crs=WGS84,
+    )
     return devs.sort_values("dev_id", ignore_index=True), fac
 
 
@@ -1895,9 +2072,11 @@ def verdict_table(verdicts: list[dict]) -> str:
     str
         The table.
     """
-    head = ("| dev | households | required m² | facility m² (sites) | shortfall m² | area ha | "
-            "area | single site | timing | location | overall | design |\n"
-            "|---|---:|---:|---|---:|---:|---|---|---|---|---|---|")
+    head = (
+        "| dev | households | required m² | facility m² (sites) | shortfall m² | area ha | "
+        "area | single site | timing | location | overall | design |\n"
+        "|---|---:|---:|---|---:|---:|---|---|---|---|---|---|"
+    )
     lines = [head]
     for v in verdicts:
         d: DevDesign = v["design"]
@@ -1906,7 +2085,8 @@ def verdict_table(verdicts: list[dict]) -> str:
         lines.append(
             f"| {v['dev_id']} | {d.households} | {required:g} | {sum(d.sites):g} ({sites}) | "
             f"{max(required - sum(d.sites), 0):g} | {v['area_ha']:.1f} | {v['area']} | "
-            f"{v['site']} | {v['timing']} | {v['location']} | {v['overall']} | {d.note} |")
+            f"{v['site']} | {v['timing']} | {v['location']} | {v['overall']} | {d.note} |"
+        )
     return "\n".join(lines)
 
 
@@ -1916,29 +2096,50 @@ def verdict_table(verdicts: list[dict]) -> str:
 LAYERS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("wuhan_roads.gpkg", "roads"): (CRS, ("road_id",)),
     ("wuhan_districts.gpkg", "districts"): (
-        CRS, ("district_id", "osm_id", "name_zh", "name_en", "area_km2")),
+        CRS,
+        ("district_id", "osm_id", "name_zh", "name_en", "area_km2"),
+    ),
     ("wuhan_districts.gpkg", "study_area"): (CRS, ("name", "area_km2")),
     ("wuhan_units.gpkg", "units"): (
-        CRS, ("unit_id", "name", "name_en", "district_id", "level", "area_km2", "population",
-              "elderly")),
+        CRS,
+        ("unit_id", "name", "name_en", "district_id", "level", "area_km2", "population", "elderly"),
+    ),
     ("wuhan_stations.gpkg", "stations"): (
-        WGS84, ("station_id", "name", "kind", "capacity", "area_m2", "status", "unit_id",
-                "source")),
+        WGS84,
+        ("station_id", "name", "kind", "capacity", "area_m2", "status", "unit_id", "source"),
+    ),
     ("wuhan_candidates.gpkg", "candidates"): (
-        WGS84, ("site_id", "kind", "capacity", "cost", "unit_id", "source")),
+        WGS84,
+        ("site_id", "kind", "capacity", "cost", "unit_id", "source"),
+    ),
     ("wuhan_developments.gpkg", "developments"): (
-        WGS84, ("dev_id", "name", "households", "area_kind", "facility_area_m2",
-                "housing_planning", "housing_construction", "housing_acceptance",
-                "housing_delivery", "facility_planning", "facility_construction",
-                "facility_acceptance", "facility_delivery", "unit_id", "source")),
+        WGS84,
+        (
+            "dev_id",
+            "name",
+            "households",
+            "area_kind",
+            "facility_area_m2",
+            "housing_planning",
+            "housing_construction",
+            "housing_acceptance",
+            "housing_delivery",
+            "facility_planning",
+            "facility_construction",
+            "facility_acceptance",
+            "facility_delivery",
+            "unit_id",
+            "source",
+        ),
+    ),
     ("wuhan_developments.gpkg", "facilities"): (WGS84, ("facility_id", "dev_id", "area_m2")),
 }
 RASTERS = ("wuhan_elderly_60plus.tif", "wuhan_population_20plus.tif")
 
 
-def make_study_area(roads: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, profile: dict,
-                    report: Report) -> tuple[NDArray[np.object_], NDArray[np.bool_],
-                                             shapely.Geometry]:
+def make_study_area(
+    roads: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, profile: dict, report: Report
+) -> tuple[NDArray[np.object_], NDArray[np.bool_], shapely.Geometry]:
     """Build the raw study area, its faces and the final study area (union of faces).
 
     Parameters
@@ -1962,16 +2163,21 @@ def make_study_area(roads: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, profil
     faces, is_block = polygon_faces(roads, districts, raw)
     study = shapely.coverage_union_all(faces)
     report.add("raw study area (km²)", round(raw.area / 1e6, 4))
-    report.add("final study area (union of faces) minus raw (m²)", round(study.area - raw.area,
-                                                                           3))
-    report.add("study area geometry", f"{study.geom_type}, "
-               f"{shapely.get_num_interior_rings(study)} holes")
+    report.add("final study area (union of faces) minus raw (m²)", round(study.area - raw.area, 3))
+    report.add(
+        "study area geometry", f"{study.geom_type}, {shapely.get_num_interior_rings(study)} holes"
+    )
     return faces, is_block, study
 
 
-def finish_rasters(elderly: FloatArray, population: FloatArray, profile: dict,
-                   study: shapely.Geometry, out: Path, report: Report) -> tuple[
-                       FloatArray, FloatArray]:
+def finish_rasters(
+    elderly: FloatArray,
+    population: FloatArray,
+    profile: dict,
+    study: shapely.Geometry,
+    out: Path,
+    report: Report,
+) -> tuple[FloatArray, FloatArray]:
     """Mask the rasters to the study area, write them and return the cell centres.
 
     Parameters
@@ -1994,17 +2200,29 @@ def finish_rasters(elderly: FloatArray, population: FloatArray, profile: dict,
     """
     cx, cy = cell_centres(profile)
     mask_rasters(elderly, population, shapely.contains_xy(study, cx, cy), report)
-    write_raster(out / RASTERS[0], elderly, profile,
-                 "WorldPop persons aged 60+ per cell (ages 60-80+, f+m), central Wuhan")
-    write_raster(out / RASTERS[1], population, profile,
-                 "WorldPop persons aged 20+ per cell (ages 20-80+, f+m), central Wuhan")
+    write_raster(
+        out / RASTERS[0],
+        elderly,
+        profile,
+        "WorldPop persons aged 60+ per cell (ages 60-80+, f+m), central Wuhan",
+    )
+    write_raster(
+        out / RASTERS[1],
+        population,
+        profile,
+        "WorldPop persons aged 20+ per cell (ages 20-80+, f+m), central Wuhan",
+    )
     return cx, cy
 
 
-def make_units(faces: NDArray[np.object_], is_block: NDArray[np.bool_],
-               districts: gpd.GeoDataFrame, centres: tuple[FloatArray, FloatArray],
-               values: tuple[FloatArray, FloatArray], report: Report) -> tuple[
-                   gpd.GeoDataFrame, Cells]:
+def make_units(
+    faces: NDArray[np.object_],
+    is_block: NDArray[np.bool_],
+    districts: gpd.GeoDataFrame,
+    centres: tuple[FloatArray, FloatArray],
+    values: tuple[FloatArray, FloatArray],
+    report: Report,
+) -> tuple[gpd.GeoDataFrame, Cells]:
     """Give cells to faces, merge faces into units and number them.
 
     Parameters
@@ -2058,10 +2276,14 @@ def report_units(units: gpd.GeoDataFrame, cells: Cells, report: Report) -> None:
     for col in ("area_km2", "population", "elderly"):
         q = units[col].quantile([0, 0.5, 1]).round(3).tolist()
         report.add(f"unit {col} min / median / max", " / ".join(f"{v:g}" for v in q))
-    report.add("units population sum - raster total", round(
-        float(units["population"].sum() - cells.population.sum()), 1))
-    report.add("units elderly sum - raster total", round(
-        float(units["elderly"].sum() - cells.elderly.sum()), 1))
+    report.add(
+        "units population sum - raster total",
+        round(float(units["population"].sum() - cells.population.sum()), 1),
+    )
+    report.add(
+        "units elderly sum - raster total",
+        round(float(units["elderly"].sum() - cells.elderly.sum()), 1),
+    )
 
 
 def verify_outputs(out: Path, report: Report) -> None:
@@ -2085,13 +2307,19 @@ def verify_outputs(out: Path, report: Report) -> None:
     for name in names:
         data = (out / name).read_bytes()
         total += len(data)
-        report.add(f"file {name}", f"{len(data):,} bytes, sha256 "
-                   f"{hashlib.sha256(data).hexdigest()}")
+        report.add(
+            f"file {name}", f"{len(data):,} bytes, sha256 {hashlib.sha256(data).hexdigest()}"
+        )
     report.add("total size (MB)", round(total / 1e6, 2))
 
 
-def write_geography(out: Path, roads: gpd.GeoDataFrame, districts: gpd.GeoDataFrame,
-                    units: gpd.GeoDataFrame, study: shapely.Geometry) -> None:
+def write_geography(
+    out: Path,
+    roads: gpd.GeoDataFrame,
+    districts: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    study: shapely.Geometry,
+) -> None:
     """Write roads, districts + study area and units.
 
     Parameters
@@ -2104,10 +2332,14 @@ def write_geography(out: Path, roads: gpd.GeoDataFrame, districts: gpd.GeoDataFr
         Final study area.
     """
     write_layer(roads, out / "wuhan_roads.gpkg", "roads", first=True)
-    write_layer(district_layer(units, districts), out / "wuhan_districts.gpkg", "districts",
-                first=True)
-    area = gpd.GeoDataFrame({"name": ["central Wuhan study area"],
-                             "area_km2": [round(study.area / 1e6, 4)]}, geometry=[study], crs=CRS)
+    write_layer(
+        district_layer(units, districts), out / "wuhan_districts.gpkg", "districts", first=True
+    )
+    area = gpd.GeoDataFrame(
+        {"name": ["central Wuhan study area"], "area_km2": [round(study.area / 1e6, 4)]},
+        geometry=[study],
+        crs=CRS,
+    )
     write_layer(area, out / "wuhan_districts.gpkg", "study_area", first=False)
     write_layer(units, out / "wuhan_units.gpkg", "units", first=True)
 
@@ -2134,8 +2366,7 @@ def main(argv: list[str] | None = None) -> int:
     elderly, population, profile = read_worldpop(args.shared, report)
     faces, is_block, study = make_study_area(roads, districts, profile, report)
     cx, cy = finish_rasters(elderly, population, profile, study, out, report)
-    units, cells = make_units(faces, is_block, districts, (cx, cy), (elderly, population),
-                              report)
+    units, cells = make_units(faces, is_block, districts, (cx, cy), (elderly, population), report)
     report_units(units, cells, report)
     check_tiling(units, study, report)
     write_geography(out, roads, districts, units, study)
@@ -2143,8 +2374,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add("road nodes inside the study area", len(nodes.x))
     stations = build_stations(units, nodes, cells, study, report)
     write_layer(stations, out / "wuhan_stations.gpkg", "stations", first=True)
-    write_layer(build_candidates(units, nodes, cells, stations, report),
-                out / "wuhan_candidates.gpkg", "candidates", first=True)
+    write_layer(
+        build_candidates(units, nodes, cells, stations, report),
+        out / "wuhan_candidates.gpkg",
+        "candidates",
+        first=True,
+    )
     ctx = placement_context(units, roads, (cx, cy, ~np.isnan(population.ravel())), study)
     devs, facilities = build_developments(units, ctx, study, report)
     write_layer(devs, out / "wuhan_developments.gpkg", "developments", first=True)

@@ -3,7 +3,8 @@
 The steps only orchestrate. Inputs are read by :mod:`planning.io`,
 :mod:`planning.network` and :mod:`planning.population`, coverage is computed by
 :mod:`planning.coverage`; a ``siting:`` section runs :mod:`planning.siting`, a
-``developments:`` section the 四同步 check of :mod:`planning.compliance`; with a previous
+``developments:`` section the 四同步 check of :mod:`planning.compliance`. The gaps record
+the proposed sites that reach them (:func:`planning.coverage.gap_sites`). With a previous
 run folder the run is compared with last year (:mod:`planning.report.annual`); the run
 folder is written by :func:`write_run` (:mod:`planning.report.run_folder`, importable
 from here with :func:`run_record`).
@@ -21,7 +22,7 @@ import pandas as pd
 
 from planning import io, network, population, standards
 from planning._errors import ScenarioError
-from planning.coverage import accounting, compute_coverage
+from planning.coverage import accounting, compute_coverage, gap_sites
 from planning.network import Network
 from planning.report import (
     annual,
@@ -31,6 +32,7 @@ from planning.report import (
     scenario_tiles,
     write_run,
 )
+from planning.report.layers import siting_tables
 from planning.report.run_folder import StepTimer
 from planning.results import PreviousRun, RunResult
 from planning.scenario import Scenario, load_scenario
@@ -130,6 +132,9 @@ def run_scenario(
             result.siting, result.siting_curve = run_siting(
                 sc, net, demand, stations, units, cov.thresholds_min, inputs
             )
+            sites = siting_tables(result.siting)[0]
+            if sites is not None:
+                cov.gaps = gap_sites(net, cov, sites)
     if sc.section("developments"):
         with timer.step("compliance"):
             result.compliance = run_compliance(sc, net, stations, rules, inputs)

@@ -17,7 +17,6 @@ from planning.coverage import (
     accounting,
     col_covered,
     compute_coverage,
-    gap_clusters,
     two_step_fca,
     weighted_quantile,
 )
@@ -169,31 +168,8 @@ def test_gaps_at_largest_threshold(line_net, demand, stations, units):
     gaps = res.gaps
     assert gaps["elderly"].tolist() == [20.0, 5.0]
     assert gaps["unit_id"].tolist() == ["A", "B"]
-    assert gaps["reason"].tolist() == ["beyond 1 min", "far from every road"]
+    assert gaps["reason"].tolist() == ["beyond 1 min", "unreachable: too far from any road"]
     assert gaps["gap_id"].tolist() == ["G0001", "G0002"]
-
-
-def _uncovered_cells(pts: list[Point]) -> gpd.GeoDataFrame:
-    """Three uncovered cells of one unit holding 1, 2 and 4 older people."""
-    return gpd.GeoDataFrame(
-        {
-            "elderly": [1.0, 2.0, 4.0],
-            "population": [1.0, 2.0, 4.0],
-            "unit_id": ["A", "A", "A"],
-            "covered_15min": [False, False, False],
-            "snap_status": ["ok", "ok", "ok"],
-        },
-        geometry=pts,
-        crs=CRS,
-    )
-
-
-def test_gap_cells_merge_when_touching():
-    dem = _uncovered_cells([Point(50, 50), Point(150, 50), Point(450, 50)])
-    gaps = gap_clusters(dem, 15, cell_size_m=100)
-    assert gaps["elderly"].tolist() == [4.0, 3.0]
-    assert gaps["n_cells"].tolist() == [1, 2]
-    assert gaps["area_m2"].tolist() == pytest.approx([100.02**2, 200.02 * 100.02], rel=1e-6)
 
 
 def test_points_outside_units_are_counted(line_net, demand, stations, units):
@@ -272,14 +248,6 @@ def test_stations_far_from_the_network_name_the_extents(line_net, demand, statio
     far["geometry"] = [Point(50_000, 50_000), Point(60_000, 60_000)]
     with pytest.raises(ValueError, match=r"None of the 2 stations lies within max_snap_m.*GCJ-02"):
         compute_coverage(line_net, demand, far)
-
-
-def test_rectangular_cells_merge_into_one_gap():
-    # cells 80 m wide and 92 m tall, one row above the other: they touch and merge
-    dem = _uncovered_cells([Point(40, 46), Point(40, 138), Point(120, 46)])
-    gaps = gap_clusters(dem, 15, cell_size_m=(80.0, 92.0))
-    assert gaps["n_cells"].tolist() == [3]
-    assert gaps["elderly"].tolist() == [7.0]
 
 
 # --- drawn = counted -------------------------------------------------------------------------

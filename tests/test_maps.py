@@ -11,6 +11,7 @@ from _report_fixtures import BRACES, EVIL, fake_compliance, fake_curve, fake_sit
 
 from planning import settings
 from planning._errors import InputError
+from planning.coverage import gap_sites
 from planning.report import layers, maps, palette, tiles
 
 
@@ -28,6 +29,7 @@ def run():
 def full_run():
     result = tiny_run()
     result.siting = fake_siting(result)
+    result.coverage.gaps = gap_sites(result.network, result.coverage, result.siting.siting)
     result.siting_curve = fake_curve()
     result.compliance = fake_compliance()
     return result
@@ -126,7 +128,7 @@ def test_district_map_has_every_layer(full_run):
         "Service areas 3 min (3)",
         "Service areas 2 min (3)",
         "Service areas 1 min (3)",
-        "Gaps: not within 3 min (2)",
+        "Gaps: not within 3 min (3)",
         "Station: sub-district comprehensive elderly-care centre (1)",
         "Station: day-care centre for older people (1)",
         "Station: community elderly-care station (1)",
@@ -138,6 +140,19 @@ def test_district_map_has_every_layer(full_run):
     assert names == expected
     assert "planning-legend" in page and "L.control.scale" in page
     assert "OpenStreetMap contributors (ODbL 1.0)" in page and "WorldPop" in page
+
+
+def test_gap_areas_are_drawn_one_by_one_with_their_figures_and_best_spot(full_run):
+    gaps = full_run.coverage.gaps
+    data = layers.map_data(full_run, language="en")
+    assert data.gaps["gap_id"].tolist() == gaps["gap_id"].tolist() and len(gaps) == 3
+    first, g = data.gaps["tip"].iloc[0], gaps.iloc[0]
+    assert first.startswith(f"<b>{g['gap_id']}</b> · {g['unit_id']}<br>beyond 3 min")
+    assert f"Best spot would cover: {g['best_spot_elderly']:,.0f}" in first
+    assert f"{g['best_spot_lon']:.5f}, {g['best_spot_lat']:.5f}" in first
+    closing = [tip for tip in data.gaps["tip"] if "Proposed sites that reach it" in tip]
+    assert any("K2 &lt;b&gt;" in tip for tip in closing)
+    assert not any("K2 <b>" in tip for tip in data.gaps["tip"])
 
 
 def test_optional_layers_absent_without_siting_or_compliance(run):

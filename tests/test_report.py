@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ from _report_fixtures import EVIL, fake_compliance, fake_curve, fake_siting, tin
 
 from planning import cli, report, settings
 from planning._errors import InputError
+from planning.coverage import col_covered, gap_sites
 from planning.report import _i18n, annual, export
 from planning.workflow import run_record, write_run
 
@@ -85,6 +87,7 @@ def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-zh")
     result = tiny_run()
     result.siting = fake_siting(result)
+    result.coverage.gaps = gap_sites(result.network, result.coverage, result.siting.siting)
     result.siting_curve = fake_curve()
     result.compliance = fake_compliance()
     write_run(result, out)
@@ -203,6 +206,24 @@ def test_unit_page_has_map_gaps_sites_and_developments(written):
     assert "../index.html" in u1
 
 
+def test_gap_tables_list_best_spots_and_the_sites_that_reach_them(written):
+    result, out = written
+    gaps = result.coverage.gaps
+    index = (out / "index.html").read_text(encoding="utf-8")
+    table = index[index.index('<table id="gaps">') :]
+    table = table[: table.index("</table>")]
+    assert "最佳补点（经度，纬度）" in table and "可补上此片区的拟建点位" in table
+    first = gaps.iloc[0]
+    assert f"{first['best_spot_lon']:.5f}, {first['best_spot_lat']:.5f}" in table
+    assert table.count("<tr>") == min(len(gaps), 20) + 1
+    shown = gaps.head(20)
+    closed = shown.loc[shown["closed_by"] != "", "closed_by"]
+    assert any("K2 <b>" in c for c in closed)
+    for cell in closed:
+        assert f"<td>{html.escape(cell)}</td>" in table
+    assert "K2 <b>" not in table
+
+
 def test_strings_from_data_are_escaped_in_pages(written):
     _, out = written
     for page in [out / "index.html", out / "annual.html", *(out / "units").glob("*.html")]:
@@ -290,9 +311,17 @@ def test_geopackage_has_every_layer(written):
     result, out = written
     layers = dict(pyogrio.list_layers(out / "results.gpkg"))
     assert list(layers) == [
-        "units", "stations", "service_areas", "covered_areas", "gaps", "demand", "siting",
-        "developments",
+        "units", "stations", "service_areas", "covered_areas", "gaps", "gap_best_spots",
+        "demand", "siting", "developments",
     ]  # fmt: skip
+    cov = result.coverage
+    gaps = gpd.read_file(out / "results.gpkg", layer="gaps")
+    t = cov.thresholds_min[-1]
+    not_covered = cov.demand.loc[~cov.demand[col_covered(t)], "elderly"].sum()
+    assert gaps["elderly"].sum() == pytest.approx(not_covered) and not_covered > 0
+    assert gaps["gap_id"].tolist() == cov.gaps["gap_id"].tolist()
+    spots = gpd.read_file(out / "results.gpkg", layer="gap_best_spots")
+    assert set(spots["gap_id"]) <= set(gaps["gap_id"]) and len(spots) > 0
     disks = gpd.read_file(out / "results.gpkg", layer="covered_areas").query("kind == 'disk'")
     assert disks["to_min"].tolist() == sorted(result.coverage.thresholds_min)
     assert disks["area_m2"].is_monotonic_increasing

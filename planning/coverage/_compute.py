@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -23,73 +22,14 @@ from planning.access import (
     snap_points,
 )
 from planning.coverage._columns import _fmt, col_covered
-from planning.coverage._gaps import gap_clusters
+from planning.coverage._gaps import gap_areas
+from planning.coverage._result import CoverageResult
+from planning.coverage._spots import best_spots, with_best_spots
 from planning.coverage._targets import _capacity_threshold, evaluate_targets, two_step_fca
 from planning.coverage._units import unit_table
 from planning.network import Network
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CoverageResult:
-    """Everything a coverage run produces (tables are GeoDataFrames in the network CRS).
-
-    Attributes
-    ----------
-    demand : geopandas.GeoDataFrame
-        Demand points with ``travel_time_s_nearest``, ``nearest_station_id``, per kind
-        ``travel_time_s_nearest_{kind}``, ``covered_{T}min``, ``capacity_per_1000`` and
-        snapping columns.
-    stations : geopandas.GeoDataFrame
-        Stations with their catchment (``elderly_catchment``: older people for whom it is
-        the nearest station) and ``elderly_within_{T}min``.
-    units : geopandas.GeoDataFrame
-        One row per unit (see :func:`unit_table`).
-    service_areas : geopandas.GeoDataFrame
-        One polygon per station and threshold with the people reached: the union of
-        the grid cells the engine counts reached (see :func:`planning.access.service_areas`).
-    gaps : geopandas.GeoDataFrame
-        Clusters of uncovered cells at the largest threshold, largest first.
-    targets : pandas.DataFrame
-        The rule set's targets with the values reached and whether they are met.
-    excluded : pandas.DataFrame
-        Every input left out of a measure, with its reason and counts.
-    covered_areas : geopandas.GeoDataFrame
-        The covered area per threshold, dissolved over stations: ``kind`` ``disk``
-        (0–T min) and ``ring`` (previous threshold–T), ``from_min``, ``to_min``,
-        ``area_m2``.
-    area_grid : str
-        The grid the areas are drawn on (the demand raster, or square cells).
-
-    """
-
-    demand: gpd.GeoDataFrame
-    stations: gpd.GeoDataFrame
-    units: gpd.GeoDataFrame
-    service_areas: gpd.GeoDataFrame
-    gaps: gpd.GeoDataFrame
-    targets: pd.DataFrame
-    excluded: pd.DataFrame
-    thresholds_min: tuple[float, ...]
-    walk_speed_m_s: float
-    totals: dict[str, float] = field(default_factory=dict)
-    covered_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
-    area_grid: str = ""
-
-    def _repr_html_(self) -> str:
-        cols = ["unit_id", "name", "elderly"] + [
-            f"coverage_share_{_fmt(t)}min" for t in self.thresholds_min
-        ]
-        head = (
-            f"<p><b>Coverage</b>: {len(self.stations)} stations, {len(self.units)} units, "
-            f"{self.totals.get('elderly', 0):,.0f} older people, walking "
-            f"{self.walk_speed_m_s:g} m/s</p>"
-        )
-        table = self.units[[c for c in cols if c in self.units]].to_html(
-            index=False, float_format=lambda x: f"{x:,.3f}", escape=True, max_rows=30
-        )
-        return head + str(table)
 
 
 def compute_coverage(
@@ -158,16 +98,14 @@ def compute_coverage(
     areas = _service_area_table(network, stations, area_cells.areas, cov, dem)
     unit_tab = unit_table(dem, stations, units, thresholds)
     excluded = _excluded(demand, stations, dem, snap_s)
-    cell_shape = demand.attrs.get("cell_shape_m", demand.attrs.get("cell_size_m", 100.0))
-    gaps = gap_clusters(dem, thresholds[-1], cell_size_m=cell_shape)
     totals = _totals(dem, thresholds)
     tgt = evaluate_targets(targets, dem, stations, unit_tab, cov)
-    return CoverageResult(
+    result = CoverageResult(
         dem,
         sta,
         unit_tab,
         areas,
-        gaps,
+        gpd.GeoDataFrame(),
         tgt,
         excluded,
         thresholds,
@@ -175,7 +113,16 @@ def compute_coverage(
         totals,
         area_cells.dissolved(network.crs),
         _grid_label(demand, cell),
+        settings.max_snap_m if max_snap_m is None else float(max_snap_m),
     )
+    gaps = gap_areas(result)
+    result.best_spots = best_spots(network, result, gaps)
+    result.gaps = with_best_spots(gaps, result.best_spots)
+    log.info(
+        "gaps at %s min: %d areas, %.0f older people; best spots found",
+        _fmt(thresholds[-1]), len(gaps), float(gaps["elderly"].sum()),
+    )  # fmt: skip
+    return result
 
 
 def _check_stations(stations: gpd.GeoDataFrame) -> None:

@@ -22,7 +22,13 @@ import pandas as pd
 import planning.report._i18n as _i18n
 from planning import __version__
 from planning.population import assign_units
-from planning.report.layers import ATTRIBUTION, compliance_of, newly_covered_column, reasons_of
+from planning.report.layers import (
+    ATTRIBUTION,
+    compliance_of,
+    gap_reason_text,
+    newly_covered_column,
+    reasons_of,
+)
 from planning.results import RunResult
 
 _SAFE_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -238,32 +244,33 @@ def _as_bool(value: Any) -> bool | None:
     return bool(value)
 
 
-def _reason_text(reason: str, t: Mapping[str, str]) -> str:
-    """Return a gap reason of coverage.py in the report language."""
-    match = re.fullmatch(r"beyond ([0-9.]+) min", reason)
-    if match:
-        return t["reason_beyond"].format(t=match.group(1))
-    return t["reason_far"] if reason == "far from every road" else reason
-
-
 def _gap_rows(
     gaps: gpd.GeoDataFrame, pages: Mapping[str, str], t: Mapping[str, str], prefix: str = ""
 ) -> list[dict[str, Any]]:
+    """Return the rows of a "largest uncovered areas" table, with each one's best spot."""
     if gaps.empty:
         return []
     points = gaps.geometry.representative_point().to_crs(4326)
     rows = []
     for (_, g), p in zip(gaps.iterrows(), points, strict=True):
         href = pages.get(str(g["unit_id"]), "")
+        lon, lat = g.get("best_spot_lon"), g.get("best_spot_lat")
+        spot = f"{lon:.5f}, {lat:.5f}" if pd.notna(lon) and pd.notna(lat) else "–"
         rows.append(
             {
                 "gap_id": g["gap_id"],
                 "unit_id": g["unit_id"],
                 "href": prefix + href if href else "",
-                "reason": _reason_text(str(g["reason"]), t),
+                "reason": gap_reason_text(str(g["reason"]), t),
                 "elderly": _num(g["elderly"]),
-                "area": _num(g["area_m2"] / 1e4, "{:.1f}"),
+                "area": _num(g["area_ha"], "{:.1f}"),
                 "cells": _num(g["n_cells"]),
+                "walk": (
+                    f"{_num(g['walk_min_mean'], '{:.1f}')} / {_num(g['walk_min_max'], '{:.1f}')}"
+                ),
+                "spot_elderly": _num(g.get("best_spot_elderly")),
+                "spot": spot,
+                "closed_by": str(g.get("closed_by", "") or "") or "–",
                 "location": f"{p.x:.5f}, {p.y:.5f}",
             }
         )

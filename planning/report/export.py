@@ -4,10 +4,10 @@
 targets, and the annual changes when a previous run was compared), headers in the
 report language with the GLOSSARY.md terms (or the column identifiers), and a
 ``columns`` sheet that maps every header to its identifier. ``results.gpkg`` holds every
-layer (units, stations, service areas, gaps, demand, siting, developments) in the
-analysis CRS, ready for QGIS or ArcGIS. Every cell from data is text (a name such as
-``=HYPERLINK(...)`` stays a name), and both files carry a fixed date instead of the time
-of writing, so that the same inputs give the same bytes.
+layer (units, stations, service areas, gap areas and their best spots, demand, siting,
+developments) in the analysis CRS, ready for QGIS or ArcGIS. Every cell from data is
+text (a name such as ``=HYPERLINK(...)`` stays a name), and both files carry a fixed date
+instead of the time of writing, so that the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -84,6 +84,25 @@ _LABELS: dict[str, tuple[str, str]] = {
     "gap_id": ("缺口编号", "Gap ID"),
     "reason": ("原因", "Reason"),
     "n_cells": ("格网数", "Cells"),
+    "rank_in_unit": ("单元内排序", "Rank in unit"),
+    "area_ha": ("面积（公顷）", "Area (ha)"),
+    "walk_min_mean": ("到最近设施平均步行时间（分钟）", "Mean walk to nearest station (min)"),
+    "walk_min_max": ("到最近设施最长步行时间（分钟）", "Longest walk to nearest station (min)"),
+    "beyond_m_mean": ("超出阈值的平均步行距离（米）", "Mean walk beyond the threshold (m)"),
+    "beyond_m_max": ("超出阈值的最长步行距离（米）", "Longest walk beyond the threshold (m)"),
+    "best_spot_id": ("最佳补点编号", "Best spot ID"),
+    "best_spot_elderly": ("最佳补点可覆盖老年人口", "Older people the best spot would cover"),
+    "best_spot_lon": ("最佳补点经度", "Best spot longitude"),
+    "best_spot_lat": ("最佳补点纬度", "Best spot latitude"),
+    "closed_by": ("可补上此片区的拟建点位", "Proposed sites that reach it"),
+    "closed_elderly": ("拟建点位可覆盖的老年人口", "Older people the proposed sites reach"),
+    "closed_share": ("拟建点位可覆盖的比例", "Share the proposed sites reach"),
+    "spot_id": ("补点编号", "Spot ID"),
+    "spot_kind": ("补点类型", "Spot kind"),
+    "gap_elderly": ("片区老年人口", "Older people of the gap"),
+    "elderly_covered": ("可覆盖老年人口", "Older people the spot would cover"),
+    "share_covered": ("可覆盖比例", "Share covered"),
+    "elderly_covered_all_gaps": ("可覆盖各片区老年人口合计", "Older people covered, all gaps"),
     "rank": ("序号", "Rank"),
     "site_id": ("候选点位编号", "Candidate site ID"),
     "lon": ("经度", "Longitude"),
@@ -290,6 +309,7 @@ def geopackage_layers(result: RunResult) -> dict[str, gpd.GeoDataFrame]:
         "service_areas": cov.service_areas[~cov.service_areas.geometry.is_empty],
         "covered_areas": _non_empty(cov.covered_areas),
         "gaps": cov.gaps,
+        "gap_best_spots": cov.best_spots[cov.best_spots.geometry.notna()],
         "demand": cov.demand,
     }
     sites, _ = siting_of(result)

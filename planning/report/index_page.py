@@ -79,6 +79,7 @@ def index_context(
         units=units,
         gaps=_gap_rows(cov.gaps.head(_TOP_GAPS_DISTRICT), pages, t),
         gaps_more=max(len(cov.gaps) - _TOP_GAPS_DISTRICT, 0),
+        gaps_closed="closed_by" in cov.gaps.columns,
         charts={k: Path(v).name for k, v in (charts or {}).items()},
         siting=_siting_context(result, t, lang, pages),
         compliance=_compliance_context(result, pages, lang),

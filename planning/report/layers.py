@@ -12,6 +12,7 @@ before it reaches a tooltip or popup.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from pyproj import Transformer
 
 import planning.report._i18n as _i18n
 from planning._errors import InputError
-from planning.coverage import CoverageResult
+from planning.coverage import REASON_NO_PATH, REASON_UNREACHABLE, CoverageResult
 from planning.report._web import _esc, _fmt_num, _round_coords
 from planning.report.palette import DENSITY_BINS, kind_colours
 from planning.report.tiles import TileSpec, scenario_tiles, tile_layers
@@ -329,26 +330,50 @@ def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
 
 
 def _gap_layer(gaps: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
+    """Return the gap areas for the maps, each with its tooltip (figures and best spot)."""
     if gaps.empty:
         return gpd.GeoDataFrame({"gap_id": [], "unit_id": [], "tip": []}, geometry=[], crs=4326)
     web = _to_web(gaps, simplify_m=_SIMPLIFY_M)
-    tips = [
-        f"<b>{_esc(g)}</b> · {_esc(u)}<br>{_esc(r)}<br>{_esc(t['elderly'])}: {_fmt_num(e)}"
-        for g, u, r, e in zip(
-            web["gap_id"], web["unit_id"], web["reason"], web["elderly"], strict=True
-        )
-    ]
     return gpd.GeoDataFrame(
         {
             "gap_id": web["gap_id"].astype(str).to_numpy(),
             "unit_id": web["unit_id"].astype(str).to_numpy(),
             "reason": web["reason"].astype(str).to_numpy(),
             "elderly": web["elderly"].astype(float).to_numpy(),
-            "tip": tips,
+            "tip": [_gap_tip(g, t) for _, g in web.iterrows()],
         },
         geometry=web.geometry.values,
         crs=4326,
     )
+
+
+def gap_reason_text(reason: str, t: Mapping[str, str]) -> str:
+    """Return the reason of a gap (as :func:`planning.coverage.gap_areas` words it), translated."""
+    match = re.fullmatch(r"beyond ([0-9.]+) min", reason)
+    if match:
+        return t["reason_beyond"].format(t=match.group(1))
+    names = {REASON_UNREACHABLE: t["reason_far"], REASON_NO_PATH: t["reason_no_path"]}
+    return names.get(reason, reason)
+
+
+def _gap_tip(g: pd.Series, t: dict[str, str]) -> str:
+    lines = [
+        f"<b>{_esc(g['gap_id'])}</b> · {_esc(g['unit_id'])}",
+        _esc(gap_reason_text(str(g["reason"]), t)),
+        f"{_esc(t['elderly'])}: {_fmt_num(g['elderly'])} · {_esc(t['area'])}: "
+        f"{_fmt_num(g['area_ha'], '{:.1f}')}",
+        f"{_esc(t['walk_mean_max'])}: {_fmt_num(g['walk_min_mean'], '{:.1f}')} / "
+        f"{_fmt_num(g['walk_min_max'], '{:.1f}')}",
+    ]
+    lon, lat = g.get("best_spot_lon"), g.get("best_spot_lat")
+    if pd.notna(lon) and pd.notna(lat):
+        lines.append(
+            f"{_esc(t['best_spot_elderly'])}: {_fmt_num(g.get('best_spot_elderly'))} · "
+            f"{_esc(t['best_spot_location'])}: {float(lon):.5f}, {float(lat):.5f}"
+        )
+    if g.get("closed_by"):
+        lines.append(f"{_esc(t['closed_by'])}: {_esc(g['closed_by'])}")
+    return "<br>".join(lines)
 
 
 def density_grid(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:

@@ -41,7 +41,7 @@ from planning.report._offline import (
     save_map,
     write_assets,
 )
-from planning.report._web import _esc, _fmt_num, _round_coords
+from planning.report._web import _esc, _round_coords
 from planning.report.layers import ATTRIBUTION, DensityRaster, MapData, density_raster, map_data
 from planning.report.palette import (
     _SHARE_BINS,
@@ -418,7 +418,7 @@ def coverage_map(
     cell = DENSITY_CELL_M["district"]
     b.density(density_raster(data.density, cell), cell)
     b.service_areas(data.areas)
-    b.gaps(_dissolved_gaps(data.gaps))
+    b.gaps(data.gaps)
     b.stations(data.stations)
     b.sites(data.sites)
     b.developments(data.developments)
@@ -429,18 +429,6 @@ def _replace_tiles(data: MapData, tiles: str) -> MapData:
     from dataclasses import replace
 
     return replace(data, tiles=tile_layers(tiles))
-
-
-def _dissolved_gaps(gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """One feature per unit and reason: keeps the district map light (the GPKG has all)."""
-    if gaps.empty:
-        return gaps
-    merged = gaps.dissolve(by=["unit_id", "reason"], as_index=False, aggfunc={"elderly": "sum"})
-    merged["tip"] = [
-        f"<b>{_esc(u)}</b><br>{_esc(r)}<br>{_fmt_num(e)}"
-        for u, r, e in zip(merged["unit_id"], merged["reason"], merged["elderly"], strict=True)
-    ]
-    return merged.set_geometry(_round_coords(merged.geometry.values), crs=4326)
 
 
 def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str = "460px") -> Any:

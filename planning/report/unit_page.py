@@ -208,6 +208,7 @@ def unit_context(
         targets=_unit_targets(result, u, cache["values"], t, lang),
         gaps=_gap_rows(gaps.head(_TOP_GAPS_UNIT), pages, t, "../"),
         gaps_more=max(len(gaps) - _TOP_GAPS_UNIT, 0),
+        gaps_closed="closed_by" in cov.gaps.columns,
         stations=_unit_stations(result, uid, cache["station_units"], lang),
         siting=_unit_siting(result, u, cache["effect"], t, pages, lang),
         compliance=_unit_compliance(cache["compliance"], uid),
