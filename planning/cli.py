@@ -8,17 +8,15 @@ written (the message names the file, row, key or path and the fix), 130 when int
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from planning import __version__, settings
+from planning import __version__
+from planning._console import CONSOLE_FLAGS, add_console_options, console
 from planning._errors import InputError
-
-log = logging.getLogger("planning")
 
 #: The embedded demo scenario (central Wuhan), relative to the repository root.
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "wuhan-central.yaml"
@@ -30,13 +28,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Walking service circles, coverage gaps and siting of elderly-care stations.",
     )
     p.add_argument("--version", action="version", version=f"planning {__version__}")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or log lines")
+    add_console_options(p, default=False)
+    common = argparse.ArgumentParser(add_help=False)
+    add_console_options(common, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a scenario file and write its report folder")
+    run = sub.add_parser(
+        "run", parents=[common], help="run a scenario file and write its report folder"
+    )
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument("--out", type=Path, help="output folder (default reports/<name>)")
     report = sub.add_parser(
         "report",
+        parents=[common],
         help="annual report: run a scenario and compare it with last year's run folder",
         description=(
             "Run a scenario (e.g. with `year: 2026`) and compare it with last year's run "
@@ -53,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="output folder (default reports/<name>)")
     site = sub.add_parser(
         "site",
+        parents=[common],
         help="run a scenario with its `siting:` section and write the proposed sites",
     )
     site.add_argument("scenario", type=Path, help="scenario YAML file with a `siting:` section")
@@ -62,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         help="四同步 compliance of new residential developments (see its --help)",
         add_help=False,
     )
-    demo = sub.add_parser("demo", help="run the embedded central-Wuhan scenario")
+    demo = sub.add_parser("demo", parents=[common], help="run the embedded central-Wuhan scenario")
     demo.add_argument(
         "--out",
         type=Path,
@@ -91,15 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     if positional[:1] == ["check-developments"]:
         from planning import compliance
 
-        rest = argv[argv.index("check-developments") + 1 :]
+        at = argv.index("check-developments")
+        rest = [a for a in argv[:at] if a in CONSOLE_FLAGS] + argv[at + 1 :]
         return compliance.main(rest)
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    settings.progress = not args.quiet
-    from planning.report import strings
+    with console(quiet=args.quiet, verbose=args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from planning.report import run_summary
     from planning.scenario import load_scenario
     from planning.workflow import run_scenario
 
@@ -143,29 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         _on_sigterm(on_term)
-    totals = result.coverage.totals
-    shares = ", ".join(
-        f"{t:g} min {totals[f'coverage_share_{t:g}min']:.1%}"
-        for t in result.coverage.thresholds_min
-    )
-    print(f"{result.scenario.name}: {totals['elderly']:,.0f} older people; covered {shares}")
-    comp = result.comparison
-    if comp is not None:
-        print(
-            f"compared with {comp.previous.path} ({comp.previous_year}): "
-            f"{len(comp.stations_added)} stations added, {len(comp.stations_closed)} closed"
-        )
-        english = strings("en")
-        for note in comp.notes:
-            print(f"note: {english[note.key].format(**note.params)}")
-        print(f"annual report: {Path(out) / 'annual.html'}")
-    if result.siting is not None:
-        res: Any = result.siting
-        print(
-            f"siting ({res.model}, {res.status}, gap {res.gap:.2%}): "
-            f"{len(res.selected_ids)} new sites, covered share {res.covered_share:.1%}"
-        )
-    print(f"report: {Path(out) / 'index.html'}")
+    print("\n".join(run_summary(result, out_dir=Path(out))))
     return 0
 
 

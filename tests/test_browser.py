@@ -288,3 +288,56 @@ def test_artifacts_folder_is_ignored_by_git():
     ignore = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert "test-artifacts/" in ignore
     assert shutil.which("git") is None or ARTIFACTS.parent.name == "test-artifacts"
+
+
+def test_units_table_by_priority_sortable_and_whole(browser, server, run_dir):
+    page, watch = _open(browser, f"{server}/index.html", server, "units-sorted.png", in_frame=True)
+    table = _units_table(run_dir)
+    need = (table["elderly"] - table["elderly_covered_15min"]).clip(lower=0)  # target 100 %
+    ids = lambda: page.eval_on_selector_all(  # noqa: E731
+        "#units tbody tr", "rows => rows.map(r => r.dataset.unitId)"
+    )
+    shown = ids()
+    assert list(need.loc[shown]) == sorted(need, reverse=True)
+    assert (
+        page.eval_on_selector_all(
+            "#priority-units tbody tr", "rows => rows.map(r => r.dataset.unitId)"
+        )
+        == shown[:10]
+    )
+    # every column is visible at 1280 px: the table fits its box, nothing scrolls away
+    fit = page.evaluate(
+        """() => { const t = document.querySelector('#units'), w = t.parentElement;
+            const cells = t.tHead.rows[0].cells, last = cells[cells.length - 1];
+            return [t.scrollWidth <= w.clientWidth + 1,
+                    last.getBoundingClientRect().right <= w.getBoundingClientRect().right + 1,
+                    cells.length === t.tBodies[0].rows[0].cells.length]; }"""
+    )
+    assert fit == [True, True, True]
+    header = page.locator("#units thead th").nth(2)  # older people
+    header.click()
+    assert list(table.loc[ids(), "elderly"]) == sorted(table["elderly"], reverse=True)
+    assert header.get_attribute("aria-sort") == "descending"
+    header.click()
+    assert list(table.loc[ids(), "elderly"]) == sorted(table["elderly"])
+    page.locator("#units thead th").nth(0).click()  # unit ids, as text
+    assert ids() == sorted(table.index)
+    p90 = page.locator("#units thead th").nth(9)
+    p90.click()
+    got = table.loc[ids(), "travel_time_s_p90"]
+    assert list(got.dropna()) == sorted(got.dropna(), reverse=True)  # numbers, not text
+    assert got.isna().sum() == 0 or got.iloc[-1] != got.iloc[-1]  # missing values last
+    # a table without <thead> (proposed sites) sorts too: "newly covered", as numbers
+    newly = lambda: [  # noqa: E731
+        float(x.replace(",", ""))
+        for x in page.eval_on_selector_all(
+            "#sites tr:not(:first-child) td:nth-child(5)", "cells => cells.map(c => c.textContent)"
+        )
+    ]
+    head = page.locator("#sites tr").first.locator("th").nth(4)
+    head.click()
+    head.click()
+    assert newly() == sorted(newly()) and len(newly()) == 6
+    assert page.locator("#sites tr").first.locator("th").count() == 7  # the header stays on top
+    watch.assert_clean()
+    page.close()

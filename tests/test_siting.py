@@ -768,3 +768,35 @@ def test_wuhan_mclp_p5(wuhan: SimpleNamespace) -> None:
     assert res.siting["unit_id"].notna().all()
     assert res.siting["lon"].min() > 114 and res.siting["lat"].max() < 31
     assert res.model_size["rows"] < len(wuhan.demand)
+
+
+def test_siting_snaps_as_the_coverage_snapped(grid_net) -> None:
+    """Siting on a coverage result's demand uses the coverage's snapping limit.
+
+    On the 4 × 4 grid (100 m edges, 1 m/s, origin X0, Y0), one point is 50 m from a road
+    and one 200 m above the top road. Covered with ``max_snap_m=100``, the far point is
+    unreachable (share 10 / 30); siting with the default snapping agrees, and only an
+    explicit 300 m limit reaches it (200 m off the road + 300 m along it < 15 min).
+    """
+    from conftest import CRS, X0, Y0
+
+    from planning.coverage import compute_coverage
+
+    demand = gpd.GeoDataFrame(
+        {"elderly": [10.0, 20.0], "population": [10.0, 20.0], "unit_id": "U"},
+        geometry=[Point(X0 + 150, Y0 + 150), Point(X0 + 300, Y0 + 500)],
+        crs=CRS,
+    )
+    stations = gpd.GeoDataFrame(
+        {"station_id": ["S1"], "kind": ["station"]}, geometry=[Point(X0, Y0 + 100)], crs=CRS
+    )
+    cand = gpd.GeoDataFrame(
+        {"site_id": ["K1"], "kind": ["station"]}, geometry=[Point(X0 + 300, Y0)], crs=CRS
+    )
+    cov = compute_coverage(grid_net, demand, stations, None, thresholds_min=[15], max_snap_m=100)
+    assert cov.totals["coverage_share_15min"] == pytest.approx(10 / 30)
+    assert cov.demand.attrs["max_snap_m"] == 100.0
+    res = siting.site_stations(grid_net, cov.demand, cov.stations, cand, p=1)
+    assert res.existing_covered / res.total_demand == pytest.approx(10 / 30)
+    far = siting.site_stations(grid_net, cov.demand, cov.stations, cand, p=1, max_snap_m=300)
+    assert far.existing_covered / far.total_demand == pytest.approx(1.0)

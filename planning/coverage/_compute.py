@@ -81,6 +81,8 @@ def compute_coverage(
     _require_some_reachable(network, stations, snap_s, "stations")
     _require_some_reachable(network, demand, snap_d, "demand points")
     dem = _point_table(network, demand, stations, snap_d, snap_s, thresholds)
+    # the snapping limit travels with the demand, so that siting on it snaps alike
+    dem.attrs["max_snap_m"] = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
     extra = [float(t.threshold_min) for t in targets if getattr(t, "threshold_min", None)]
     cov = coverage_matrix(network, snap_s, snap_d, limit_s=max([*thresholds, *extra]) * 60.0)
     threshold_cap = _capacity_threshold(targets, thresholds)

@@ -5,7 +5,8 @@ A run folder (:func:`write_run`, :mod:`planning.report.run_folder`) holds the HT
 in Chinese or English, from ``templates/``), the offline folium maps
 (:mod:`~planning.report.maps`) of the layers a run's tables give
 (:mod:`~planning.report.layers`), the workbook and GeoPackage
-(:mod:`~planning.report.export`), the charts (:mod:`~planning.report.charts`) and, with
+(:mod:`~planning.report.export`), the charts (:mod:`~planning.report.charts`), the
+console summary (:mod:`~planning.report.summary`) and, with
 last year's run folder, the annual comparison (:mod:`~planning.report.annual`). Every
 part reads a :class:`planning.results.RunResult`. A run folder is replaced atomically;
 :func:`is_complete` tells whether a folder holds a complete run.
@@ -25,6 +26,7 @@ from planning.report.layers import MapData, map_data
 from planning.report.maps import coverage_map, save_map, unit_map
 from planning.report.pages import write_annual, write_index, write_report, write_unit_pages
 from planning.report.run_folder import is_complete, run_record, write_run
+from planning.report.summary import run_summary
 from planning.report.tiles import scenario_tiles, tile_layers
 from planning.report.unit_page import unit_context, unit_target_values
 
@@ -41,6 +43,7 @@ __all__ = [
     "map_data",
     "read_run",
     "run_record",
+    "run_summary",
     "save_map",
     "scenario_tiles",
     "strings",

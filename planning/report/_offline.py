@@ -142,6 +142,7 @@ def save_map(
     ----------
     m : offlinefolium.Map
     path : str or Path
+        The page to write; its folder is created if needed.
     assets_dir : str or Path, optional
         Folder for Leaflet's files (linked by a relative path); when None, they are
         embedded in the page (about 170 kB).
@@ -156,6 +157,7 @@ def save_map(
 
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     root = m.get_root()
     root.title = None if title is None else _esc(title)
     if assets_dir is None:

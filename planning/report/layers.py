@@ -311,7 +311,7 @@ def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> 
 
 
 def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
-    keep = areas[~areas.geometry.is_empty & areas.geometry.notna()]
+    keep = areas[~(areas.geometry.is_empty | shapely.is_missing(areas.geometry.to_numpy()))]
     web = _to_web(keep, simplify_m=_SIMPLIFY_M)
     tips = [
         f"{_esc(sid)} · {_fmt_num(th, '{:g}')} {_esc(t['min'])}<br>"

@@ -76,8 +76,9 @@ def site_stations(
         ``kind_b``, ``a_counts_for_b``) and common ones: ``forced``, ``forbidden``
         (site ids), ``budget`` (with per-site ``cost_col``, default ``cost``),
         ``equity_share`` (float or ``{unit_id: share}``), ``units``, ``unit_level``,
-        ``unit_col``, ``max_snap_m``, ``reduce``; solver ones: ``mip_rel_gap``,
-        ``threads``, ``exact``.
+        ``unit_col``, ``max_snap_m`` (default the limit the demand was covered with,
+        ``demand.attrs["max_snap_m"]``, so that sites and demand snap as in the
+        coverage), ``reduce``; solver ones: ``mip_rel_gap``, ``threads``, ``exact``.
 
     Returns
     -------

@@ -52,7 +52,9 @@ def generate_candidates(
     weight : str
         Demand column.
     max_snap_m : float, optional
-        Snapping limit in metres.
+        Snapping limit in metres; default the limit the demand was covered with
+        (``demand.attrs["max_snap_m"]``, set by ``compute_coverage``), else
+        ``settings.max_snap_m``.
     kind : str
         Kind given to the candidates.
     prefix : str
@@ -68,6 +70,7 @@ def generate_candidates(
     if not spacing_m > 0:
         msg = f"spacing_m must be a positive distance in metres, got {spacing_m}."
         raise InputError(msg)
+    max_snap_m = demand.attrs.get("max_snap_m") if max_snap_m is None else max_snap_m
     xy = locations(network, step_m)
     locs = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=network.crs)
     limit = threshold_min * 60.0

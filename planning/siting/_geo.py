@@ -85,6 +85,7 @@ def build_geo(
 ) -> tuple[GeoInput, dict[str, Any]]:
     """Snap, reach and label: return the site table and the ``from_cost_matrix`` arrays."""
     require_columns(demand, [weight], "demand")
+    max_snap_m = demand.attrs.get("max_snap_m") if max_snap_m is None else max_snap_m
     w = pd.to_numeric(demand[weight], errors="coerce").to_numpy(float)
     sites, excluded = site_table(network, stations, candidates, max_snap_m, cost_col, capacity_col)
     unit_ids, d_units = units_for(demand, sites, units, unit_level, unit_col, need_site_units)

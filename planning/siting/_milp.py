@@ -23,6 +23,22 @@ from planning.siting._cores import CapCore, CoverCore, MedianCore
 log = logging.getLogger(__name__)
 
 
+class _QuietHighs(highspy.Highs):  # type: ignore[misc]
+    """A HiGHS instance that never writes to the console, not even its banner.
+
+    ``highspy.Highs()`` enables its callbacks inside the constructor, and that first
+    call prints the "Running HiGHS ..." banner while ``output_flag`` still has its
+    default (true); setting the option afterwards is too late. Switching the output
+    off just before the callbacks are enabled keeps the console clean.
+    """
+
+    def enableCallbacks(self) -> None:
+        """Switch all output off, then enable highspy's callbacks."""
+        self.setOptionValue("output_flag", False)
+        self.setOptionValue("log_to_console", False)
+        super().enableCallbacks()
+
+
 # --- MILPs -------------------------------------------------------------------------------
 
 
@@ -248,8 +264,7 @@ class CapLP:
         self.core = core
         milp = cap_milp(core, constrained=constrained)
         milp.integer = np.zeros(len(milp.cost), dtype=bool)
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = _QuietHighs()
         self.h.passModel(_highs_lp(milp))
         self.idx = np.arange(core.n, dtype=np.int32)
         self.evaluations = 0
@@ -291,8 +306,7 @@ def run_highs(
     threads: int | None = None,
 ) -> HighsOutcome:
     """Solve `milp` with HiGHS, giving `start` as the incumbent, within the time limit."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _QuietHighs()
     h.setOptionValue("random_seed", 0)
     h.setOptionValue("time_limit", max(float(time_limit_s), 0.0))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
