@@ -216,9 +216,10 @@ def output_error(exc: OSError, path: Path) -> OutputError:
     return OutputError(msg)
 
 
-def write_gpkg(gdf: Any, path: Path, layer: str) -> Path:
+def write_gpkg(gdf: Any, path: Path, layer: str, **options: Any) -> Path:
     """Write `gdf` as `layer` of the GeoPackage `path` (added when the file exists).
 
+    `options` go to GDAL's GPKG driver (e.g. ``SPATIAL_INDEX="NO"``).
     Dates GDAL records are :data:`FIXED_DATE`; a file GDAL cannot create or write is
     raised as ``OSError`` naming `path`.
     """
@@ -226,7 +227,7 @@ def write_gpkg(gdf: Any, path: Path, layer: str) -> Path:
 
     with fixed_gdal_date():
         try:
-            gdf.to_file(path, layer=layer, driver="GPKG")
+            gdf.to_file(path, layer=layer, driver="GPKG", **options)
         except (DataSourceError, FeatureError, DataLayerError) as exc:
             if type(exc) not in (DataSourceError, FeatureError, DataLayerError):
                 raise

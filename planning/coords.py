@@ -496,3 +496,58 @@ def check_lonlat(lon: ArrayLike, lat: ArrayLike, *, name: str, allow_missing: bo
         f"{bad_rows[which].size} of {lon_a.size} rows are like this. {fix}"
     )
     raise InputError(msg)
+
+
+def parse_crs(crs: Any, name: str) -> CRS:
+    """Return the CRS `crs` names; an unknown one is a CRSError naming the layer `name`."""
+    try:
+        return CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj raises its own CRSError, TypeError or ValueError
+        msg = (
+            f"'{name}': unknown CRS {crs!r}. Use an EPSG code (e.g. EPSG:4326, EPSG:4547) or "
+            f"one of {sorted(SOURCE_ALIASES)} for Chinese web-map coordinates."
+        )
+        raise CRSError(msg) from exc
+
+
+def declare_crs(gdf: gpd.GeoDataFrame, crs: Any, name: str) -> gpd.GeoDataFrame:
+    """Give a layer the CRS a scenario states for it, converting GCJ-02/BD-09 to WGS-84.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        The layer as read.
+    crs : CRS-like, ``"gcj02"``, ``"bd09"`` or None
+        The CRS stated for the layer (``crs:`` next to its path), or None.
+    name : str
+        The file, for messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer with a CRS; shifted web-map coordinates converted to EPSG:4326.
+
+    Raises
+    ------
+    CRSError
+        When the layer has no CRS and none is stated (the message gives the fix), when
+        the stated CRS differs from the one the file carries, or is unknown.
+
+    """
+    shifted = isinstance(crs, str) and SOURCE_ALIASES.get(crs.strip().lower(), "wgs84") != "wgs84"
+    if gdf.crs is None:
+        if crs is None:
+            msg = (
+                f"'{name}' has no coordinate reference system. Give it one: in the scenario "
+                "add `crs: EPSG:4326` (or `gcj02`, `bd09`, or the EPSG code of the layer) "
+                "next to the path, or in Python `gdf.set_crs('EPSG:4326')`."
+            )
+            raise CRSError(msg)
+        gdf = gdf.set_crs(4326 if shifted else parse_crs(crs, name))
+    elif crs is not None and not shifted and parse_crs(crs, name) != gdf.crs:
+        msg = (
+            f"'{name}' already carries the CRS {gdf.crs.to_string()}, but the scenario says "
+            f"{crs}. Remove `crs` for this input (it is only for files without one)."
+        )
+        raise CRSError(msg)
+    return to_wgs84(gdf, source=str(crs)) if shifted else gdf

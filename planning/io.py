@@ -8,7 +8,7 @@ need coordinate columns. A layer without a CRS needs one from the caller; ``gcj0
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
-from planning import coords
-from planning._errors import CRSError, InputError
+from planning import coords, settings
+from planning._errors import InputError
+from planning._files import TABLE_SUFFIXES, read_raw_tables, read_vector, table_from_raw, typed
 from planning._validate import (
     describe,
     require_columns,
-    require_crs,
     require_not_empty,
     require_numeric,
     require_unique,
@@ -33,6 +32,9 @@ log = logging.getLogger(__name__)
 
 _X_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _Y_NAMES = ("lat", "latitude", "y", "纬度")
+#: Headers the station, site and unit readers use: they mark the header row of a table.
+_KNOWN: tuple[str, ...] = ("station_id", "site_id", "unit_id", "kind", "name", "capacity")
+_KNOWN += ("status", "area_m2", "cost", "level")
 _SHIFTED = {k for k, v in coords.SOURCE_ALIASES.items() if v != "wgs84"}
 
 
@@ -64,8 +66,11 @@ def read_layer(
 
     Notes
     -----
-    Rows of CSV and Excel tables are numbered in messages as a spreadsheet shows them
-    (the header is line 1, the first record line 2).
+    CSV files may be UTF-8 or GB18030 (GBK). Rows of CSV and Excel tables are numbered in
+    messages as a spreadsheet shows them (the first line of the file is line 1); title
+    rows above the header and two-row headers are recognised, the header being the row
+    with the most known headers (id, kind, name, lon/lat, ...). GIS files are opened by
+    one reader whose messages name the file, what is wrong and the layers it has.
 
     Returns
     -------
@@ -76,59 +81,35 @@ def read_layer(
     if isinstance(path, gpd.GeoDataFrame):
         gdf = path.copy()
     else:
-        gdf = _read_file(Path(path), layer=layer, crs=crs, x_col=x_col, y_col=y_col)
+        known = list(columns or {})
+        gdf = _read_file(Path(path), layer=layer, crs=crs, x_col=x_col, y_col=y_col, known=known)
     if columns:
         gdf = gdf.rename(columns=dict(columns))
     require_not_empty(gdf, name)
-    shifted = isinstance(crs, str) and crs.lower() in _SHIFTED
-    if gdf.crs is None:
-        if crs is None:
-            require_crs(gdf, name)
-        gdf = gdf.set_crs(4326 if shifted else _crs(crs, name))
-    elif crs is not None and not shifted and _crs(crs, name) != gdf.crs:
-        msg = (
-            f"{describe(name)} already carries the CRS {gdf.crs.to_string()}, but the scenario "
-            f"says {crs}. Remove `crs` for this input (it is only for files without one)."
-        )
-        raise CRSError(msg)
-    if shifted:
-        gdf = coords.to_wgs84(gdf, source=str(crs))
-    return gdf
-
-
-def _crs(crs: Any, name: Any) -> CRS:
-    try:
-        return CRS.from_user_input(crs)
-    except Exception as exc:
-        msg = (
-            f"{describe(name)}: unknown CRS {crs!r}. Use an EPSG code (e.g. EPSG:4326, "
-            f"EPSG:4547) or one of {sorted(coords.SOURCE_ALIASES)} for Chinese web-map "
-            "coordinates."
-        )
-        raise CRSError(msg) from exc
+    return coords.declare_crs(gdf, crs, str(name))
 
 
 def _read_file(
-    path: Path, *, layer: str | None, crs: Any, x_col: str | None, y_col: str | None
+    path: Path,
+    *,
+    layer: str | None,
+    crs: Any,
+    x_col: str | None,
+    y_col: str | None,
+    known: Iterable[str] = (),
 ) -> gpd.GeoDataFrame:
-    if not path.exists():
-        msg = f"Input file {describe(path)} does not exist. Check the path (relative paths are "
-        msg += "resolved against the scenario file's folder)."
-        raise InputError(msg)
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            table = pd.read_csv(path, encoding="utf-8-sig")
-        elif suffix in (".xlsx", ".xls"):
-            table = pd.read_excel(path, sheet_name=layer or 0)
-        else:
-            return gpd.read_file(path, layer=layer)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        msg = f"Cannot read {describe(path)}: {exc}."
-        raise InputError(msg) from exc
-    # number rows as a spreadsheet shows them: the header is line 1
-    table.index = pd.RangeIndex(2, len(table) + 2)
-    return _points_from_table(table, path, crs=crs, x_col=x_col, y_col=y_col)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return read_vector(path, layer=layer, what="input")
+    raws, encoding = read_raw_tables(path, sheet=layer, what="input")
+    names = (*_KNOWN, *_X_NAMES, *_Y_NAMES, *(c for c in (x_col, y_col) if c), *known)
+    sheet = table_from_raw(next(iter(raws.values())), known=names, encoding=encoding)
+    if sheet.header_lines != (1,):
+        log.info(
+            "%s: header on line(s) %s; the lines above it are skipped",
+            path,
+            ", ".join(map(str, sheet.header_lines)),
+        )
+    return _points_from_table(typed(sheet.frame), path, crs=crs, x_col=x_col, y_col=y_col)
 
 
 def _points_from_table(
@@ -158,9 +139,10 @@ def _points_from_table(
         raise InputError(msg)
     geographic = crs is None or (isinstance(crs, str) and crs.lower() in _SHIFTED)
     if not geographic:
-        geographic = _crs(crs, path).is_geographic
+        geographic = coords.parse_crs(crs, str(path)).is_geographic
     if geographic:
-        coords.check_lonlat(xs, ys, name=str(path))
+        index = table.index
+        coords.check_lonlat(pd.Series(xs, index=index), pd.Series(ys, index=index), name=str(path))
     return gpd.GeoDataFrame(
         table, geometry=gpd.points_from_xy(xs, ys), crs=None if crs is not None else 4326
     )
@@ -227,7 +209,12 @@ def read_units(
     """Read neighbourhood polygons with ``unit_id``, ``name`` and ``level``.
 
     ``name`` defaults to the id and ``level`` to `default_level` (street = 街道).
-    Invalid polygons are repaired with ``make_valid``; non-polygon features are an error.
+    Invalid (e.g. self-intersecting) polygons are repaired with ``make_valid`` and named
+    in a warning and in ``gdf.attrs["report"]`` (which coverage copies to
+    ``excluded.csv`` and ``run.json``); non-polygon features are an error. Units of one
+    level that overlap by more than ``settings.unit_overlap_tolerance_m2`` are an error
+    naming the pairs and their shared areas; smaller overlaps are reported the same way
+    (a point in one is counted in the unit with the smallest ``unit_id``).
 
     Returns
     -------
@@ -251,8 +238,83 @@ def read_units(
             f"{gdf.geom_type.loc[row]}, not a polygon. Units must be areas."
         )
         raise InputError(msg)
-    invalid = ~gdf.is_valid
-    if invalid.any():
-        log.warning("repairing %d invalid unit polygons", int(invalid.sum()))
-        gdf.loc[invalid, "geometry"] = shapely.make_valid(gdf.geometry[invalid].values)
+    gdf = _repair(gdf, name)
+    _check_overlaps(gdf, name)
     return gdf.reset_index(drop=True)
+
+
+def _repair(gdf: gpd.GeoDataFrame, name: Any) -> gpd.GeoDataFrame:
+    """Repair invalid (e.g. self-intersecting) units with ``make_valid``, naming each."""
+    invalid = ~gdf.is_valid
+    report = list(gdf.attrs.get("report", []))
+    if invalid.any():
+        ids = gdf.loc[invalid, "unit_id"].tolist()
+        log.warning(
+            "%s: repaired %d invalid unit polygon(s) with make_valid: %s",
+            name,
+            len(ids),
+            ", ".join(ids),
+        )
+        fixed = [_polygonal(g) for g in shapely.make_valid(gdf.geometry[invalid].values)]
+        gdf.loc[invalid, "geometry"] = gpd.GeoSeries(fixed, index=gdf.index[invalid], crs=gdf.crs)
+        reason = "invalid polygon (e.g. self-intersecting) repaired with make_valid"
+        report.append(_report_row(reason, ids))
+    gdf.attrs["report"] = report
+    return gdf
+
+
+def _polygonal(geom: Any) -> Any:
+    """Keep the polygon parts of a repaired geometry (make_valid may add lines)."""
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _report_row(reason: str, ids: list[str], count: int | None = None) -> dict[str, Any]:
+    return {
+        "item": "units",
+        "reason": reason,
+        "count": len(ids) if count is None else count,
+        "population": 0.0,
+        "elderly": 0.0,
+        "ids": ", ".join(ids),
+    }
+
+
+def _check_overlaps(gdf: gpd.GeoDataFrame, name: Any) -> None:
+    """Refuse units of one level that overlap by more than the tolerance; report slivers.
+
+    A demand point in an overlap would be counted in one unit only (the smallest
+    ``unit_id``), so the other unit silently loses it: overlaps above
+    ``settings.unit_overlap_tolerance_m2`` are an error naming the pairs and areas.
+    """
+    metric = gdf if gdf.crs is None or gdf.crs.is_projected else gdf.to_crs(gdf.estimate_utm_crs())
+    geoms, ids = metric.geometry.values, gdf["unit_id"].to_numpy()
+    levels = gdf["level"].astype(str).to_numpy()
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = (i < j) & (levels[i] == levels[j])
+    i, j = i[keep], j[keep]
+    area = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+    tolerance = settings.unit_overlap_tolerance_m2
+    big = area > tolerance
+    if big.any():
+        order = np.argsort(-area[big])[:5]
+        pairs = "; ".join(
+            f"{ids[a]} and {ids[b]} share {s:,.0f} m²"
+            for a, b, s in zip(i[big][order], j[big][order], area[big][order], strict=True)
+        )
+        msg = (
+            f"{describe(name)}: {int(big.sum())} pair(s) of units overlap by more than "
+            f"{tolerance:g} m² ({pairs}). A place in two units would be counted in one only. "
+            "Clip or dissolve the units so that each place belongs to one unit (e.g. QGIS "
+            "Vector › Geoprocessing › Difference), or give the levels in a `level` column."
+        )
+        raise InputError(msg)
+    small = area > 0
+    if small.any():
+        slivers = [f"{ids[a]}/{ids[b]}" for a, b in zip(i[small], j[small], strict=True)]
+        reason = (
+            f"overlaps of at most {tolerance:g} m² tolerated (total {area[small].sum():.1f} m²); "
+            "a point in one is counted in the unit with the smallest unit_id"
+        )
+        gdf.attrs["report"] = [*gdf.attrs.get("report", []), _report_row(reason, slivers)]
+        log.info("%s: %s: %s", name, reason, ", ".join(slivers))

@@ -22,6 +22,7 @@ from pyproj import CRS
 from rasterio.transform import xy as cell_xy
 
 from planning._errors import InputError
+from planning._files import read_vector
 from planning._validate import (
     describe,
     require_columns,
@@ -79,6 +80,14 @@ def _read_sum(
         msg = (
             f"The {what} raster(s) {', '.join(map(str, paths))} hold only nodata cells. "
             "Check the nodata value and that the files cover the study area."
+        )
+        raise InputError(msg)
+    if not (total[valid] > 0).any():
+        msg = (
+            f"The {what} raster(s) {', '.join(map(str, paths))} hold no positive count: all "
+            f"{int(valid.sum())} valid cells are 0 or negative ({stats['negative_cells']} "
+            "negative). Check that the band holds people counts and its nodata value (e.g. "
+            "`gdalinfo -stats`)."
         )
         raise InputError(msg)
     grid.update(stats)
@@ -275,11 +284,7 @@ def _read_vector(layer: gpd.GeoDataFrame | PathLike, label: str) -> gpd.GeoDataF
     if isinstance(layer, gpd.GeoDataFrame):
         gdf = layer
     else:
-        path = Path(layer)
-        if not path.exists():
-            msg = f"Population layer {describe(path)} does not exist. Check the path."
-            raise InputError(msg)
-        gdf = gpd.read_file(path)
+        gdf = read_vector(Path(layer), what="population")
     require_not_empty(gdf, label)
     require_crs(gdf, label)
     return gdf

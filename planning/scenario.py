@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from planning import settings
+from planning import _params, settings
 from planning._errors import InputError, ScenarioError
 from planning._validate import suggest
 
@@ -120,6 +120,17 @@ class Scenario:
         """Largest connector from a point to the network, metres."""
         return float(self.data.get("max_snap_m", settings.max_snap_m))
 
+    @property
+    def siting(self) -> dict[str, Any]:
+        """The ``siting:`` section with its defaults filled in, or ``{}`` without one.
+
+        Defaults: ``model: mclp``, ``weight: elderly``, ``time_limit_s: 60``,
+        ``candidate_spacing_m: 300`` and ``curve_p_max`` = ``p`` (0, no curve, for a model
+        without ``p``); ``threshold_min`` defaults to the largest threshold of the run.
+        """
+        spec = self.section("siting")
+        return _params.siting_defaults(spec) if spec else {}
+
     def resolve(self, value: str | Path) -> Path:
         """Resolve a path from the scenario against the scenario's folder."""
         p = Path(value)
@@ -149,8 +160,19 @@ def load_scenario(path: str | Path) -> Scenario:
     if not path.exists():
         msg = f"Scenario file '{path}' does not exist. Check the path."
         raise ScenarioError(msg)
+    if not path.is_file():
+        msg = f"Scenario file '{path}' is a folder, not a file. Give the YAML file inside it."
+        raise ScenarioError(msg)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"Scenario file '{path}' is not UTF-8 text ({exc.reason} at byte {exc.start}). "
+            "Save it as UTF-8 (most editors: Save with encoding › UTF-8)."
+        )
+        raise ScenarioError(msg) from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         msg = f"Scenario file '{path}' is not valid YAML: {exc}"
         raise ScenarioError(msg) from exc
@@ -202,7 +224,7 @@ def _check_value(value: Any, spec: Any, where: str) -> None:
             if not isinstance(osm, dict):
                 msg = f"{where}: 'osmnx' must be a mapping with one of {sorted(_OSMNX_KEYS)}."
                 raise ScenarioError(msg)
-            _check_keys(osm, _OSMNX_KEYS, f"{where}.osmnx")
+            _check_keys(osm, _OSMNX_KEYS, where.rstrip("'") + ".osmnx'")
         return
     if isinstance(spec, type):
         spec = (spec,)
@@ -213,25 +235,19 @@ def _check_value(value: Any, spec: Any, where: str) -> None:
 
 
 def _check_parameters(data: dict[str, Any], where: str) -> None:
-    speed = data.get("walk_speed_m_s")
-    if speed is not None and not 0.1 <= float(speed) <= 3.0:
-        msg = f"{where}: walk_speed_m_s = {speed} is not a walking speed; use 0.1–3 m/s."
-        raise ScenarioError(msg)
-    thresholds = data.get("thresholds_min")
-    if thresholds is not None:
-        bad = [
-            t for t in thresholds if isinstance(t, bool) or not isinstance(t, int | float) or t <= 0
-        ]
-        if bad or not thresholds:
-            msg = (
-                f"{where}: thresholds_min must be positive minutes, e.g. [5, 10, 15]; "
-                f"got {thresholds}."
-            )
-            raise ScenarioError(msg)
-    snap = data.get("max_snap_m")
-    if snap is not None and float(snap) <= 0:
-        msg = f"{where}: max_snap_m must be a positive distance in metres, got {snap}."
-        raise ScenarioError(msg)
+    _params.check_top(data, where)
+    _params.check_siting(data.get("siting"), where)
+    _params.check_developments(data.get("developments"), where)
+    if "analysis_crs" in data:
+        _params.check_crs(data["analysis_crs"], "analysis_crs", where, projected=True)
+    for key in ("network", "population", "stations", "units", "developments"):
+        value = data.get(key)
+        if isinstance(value, dict) and value.get("crs") is not None:
+            _params.check_crs(value["crs"], f"{key}.crs", where)
+    net = data.get("network")
+    if isinstance(net, dict):
+        _check_choice(net, "noding", ("vertices", "endpoints", "crossings"), where)
+        _check_choice(net, "components", ("largest", "keep"), where)
     pop = data.get("population")
     if not isinstance(pop, dict) or (
         "elderly" not in pop and not {"path", "elderly_col"} <= set(pop)
@@ -266,3 +282,13 @@ def _check_exclude(value: Any, where: str) -> None:
         check_exclude(value)
     except InputError as exc:
         raise ScenarioError(f"{where}: 'network.exclude': {exc}") from exc
+
+
+def _check_choice(section: dict[str, Any], key: str, choices: tuple[str, ...], where: str) -> None:
+    value = section.get(key)
+    if value is not None and value not in choices:
+        msg = (
+            f"{where}: 'network.{key}' = {value!r} is not one of {', '.join(choices)}."
+            f"{suggest(str(value), choices)}"
+        )
+        raise ScenarioError(msg)

@@ -28,10 +28,15 @@ service_area_cell_m: float = 50.0
 #: Show tqdm progress bars on long steps.
 progress: bool = True
 
-#: Chunk size (number of sources) for bounded shortest-path passes; bounds memory.
-dijkstra_chunk_size: int = 256
+#: Most sources searched in one bounded shortest-path call (their windows side by side).
+dijkstra_chunk_size: int = 1024
 
 #: Our walk-filter rules applied on top of osmnx's walk filter to OpenStreetMap ways
 #: (planning.network._walkfilter): no walking on elevated or tunnelled trunk/motorway
 #: roads, on motorroad=yes, nor on trunk/primary roads tagged without sidewalk.
 walk_exclude: tuple[str, ...] = ("elevated", "tunnel", "motorroad", "no_sidewalk")
+
+#: Units of one level may overlap by at most this many square metres (digitising slivers
+#: along shared boundaries); larger overlaps are an error, since a place in two units
+#: would be counted in one only.
+unit_overlap_tolerance_m2: float = 100.0

@@ -127,7 +127,7 @@ def run_scenario(
             cell_m=sc.data.get("service_area_cell_m"),
         )
     result = RunResult(sc, rules, net, cov, units, None, timer.timings, inputs)
-    if sc.section("siting"):
+    if sc.siting:
         with timer.step("siting"):
             result.siting, result.siting_curve = run_siting(
                 sc, net, demand, stations, units, cov.thresholds_min, inputs
@@ -198,6 +198,7 @@ def _load_network(sc: Scenario, speed: float, inputs: list[dict[str, Any]]) -> n
         components=components,
         noding=spec.get("noding", "vertices"),
         exclude=spec.get("exclude"),
+        source_crs=spec.get("crs"),
     )
     record_input(inputs, "network", path)
     return net
@@ -280,15 +281,15 @@ def run_siting(
     """
     from planning import siting
 
-    spec = sc.section("siting")
+    spec = sc.siting
     if not spec:
         return None, None
     candidates = _candidates(sc, spec, inputs)
     threshold = float(spec.get("threshold_min", thresholds_min[-1]))
     common: dict[str, Any] = {
         "threshold_min": threshold,
-        "weight": str(spec.get("weight", "elderly")),
-        "time_limit_s": float(spec.get("time_limit_s", 60.0)),
+        "weight": str(spec["weight"]),
+        "time_limit_s": float(spec["time_limit_s"]),
         "max_snap_m": sc.max_snap_m,
         "units": units,
     }
@@ -296,19 +297,19 @@ def run_siting(
     if candidates is None:
         candidates = siting.generate_candidates(
             net, demand, stations, threshold_min=threshold, weight=common["weight"],
-            spacing_m=float(spec.get("candidate_spacing_m", 300.0)), max_snap_m=sc.max_snap_m,
+            spacing_m=float(spec["candidate_spacing_m"]), max_snap_m=sc.max_snap_m,
         )  # fmt: skip
     result = siting.site_stations(
-        net, demand, stations, candidates, model=str(spec.get("model", "mclp")),
+        net, demand, stations, candidates, model=str(spec["model"]),
         p=spec.get("p"), **common, **options,
     )  # fmt: skip
     curve = None
-    p_max = spec.get("curve_p_max")
-    if p_max:
+    if spec["curve_p_max"]:
         curve_opts = {k: v for k, v in options.items() if k in ("forced", "forbidden")}
         curve, _ = siting.coverage_curve(
-            net, demand, stations, candidates, p_max=int(p_max), **common, **curve_opts
-        )
+            net, demand, stations, candidates, p_max=int(spec["curve_p_max"]), **common,
+            **curve_opts,
+        )  # fmt: skip
     return result, curve
 
 

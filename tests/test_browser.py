@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -244,23 +245,23 @@ def test_district_map(browser, server, run_dir):
     labels = page.locator(".leaflet-control-layers-overlays label").all_text_contents()
     stations = pd.read_csv(run_dir / "coverage_stations.csv")
     devs = pd.read_csv(run_dir / "compliance.csv")
-    expected = 1 + 1 + 3 + 1 + stations["kind"].nunique() + 1 + devs["verdict"].nunique()
+    # units, density, road network, 3 service areas, gaps, stations by kind, sites, devs
+    expected = 1 + 1 + 1 + 3 + 1 + stations["kind"].nunique() + 1 + devs["verdict"].nunique()
     assert len(labels) == expected, labels
     assert any("建议点位" in x for x in labels) and any("新建小区" in x for x in labels)
     assert page.locator(".leaflet-overlay-pane path.leaflet-interactive").count() > 128
     assert page.locator(".planning-legend").count() == 1
     # the evil unit's popup shows its name as text, with the link to its page
+    inside = _click_points(run_dir).set_index("unit_id").geometry[EVIL_UNIT]
     text = page.evaluate(
-        """(uid) => { let shown = null;
+        """([lat, lon]) => {
             const m = Object.keys(window).filter(k => /^map_/.test(k)).map(k => window[k])
                 .find(v => v && v.eachLayer);
-            m.eachLayer(l => { if (!shown && l.feature && l.feature.properties.popup &&
-                String(l.feature.properties.tip || '').includes('(' + uid + ')')) {
-                l.fire('click', {latlng: l.getBounds().getCenter()}, true); shown = true; } });
+            m.fire('click', {latlng: L.latLng(lat, lon)});
             const box = document.querySelector('.leaflet-popup-content');
             if (!box) { return null; }
             return [box.textContent, box.querySelector('a').getAttribute('href')]; }""",
-        EVIL_UNIT,
+        [inside.y, inside.x],
     )
     assert text is not None and EVIL in text[0]
     assert text[1] == f"units/{EVIL_UNIT}.html"
@@ -288,6 +289,110 @@ def test_artifacts_folder_is_ignored_by_git():
     ignore = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert "test-artifacts/" in ignore
     assert shutil.which("git") is None or ARTIFACTS.parent.name == "test-artifacts"
+
+
+def _map_frame(page):
+    return next(f for f in page.frames if f.url.endswith("/map.html"))
+
+
+def _all_layers_on(frame) -> int:
+    boxes = frame.locator(".leaflet-control-layers-overlays input[type=checkbox]")
+    for i in range(boxes.count()):
+        if not boxes.nth(i).is_checked():
+            boxes.nth(i).check()
+    return boxes.count()
+
+
+def _click_points(run_dir: Path) -> gpd.GeoDataFrame:
+    """A point deep inside every unit (its pole of inaccessibility), in lon/lat."""
+    from shapely.ops import polylabel
+
+    units = gpd.read_file(run_dir / "results.gpkg", layer="units")
+    points = [
+        polylabel(g, tolerance=5.0) for g in units.geometry.explode().groupby(level=0).first()
+    ]
+    return gpd.GeoDataFrame(
+        {"unit_id": units["unit_id"], "name": units["name"]}, geometry=points, crs=units.crs
+    ).to_crs(4326)
+
+
+_SCREEN_POINT = """([lat, lon]) => {
+    const m = Object.keys(window).filter(k => /^map_/.test(k)).map(k => window[k])
+        .find(v => v && v.eachLayer);
+    const p = m.latLngToContainerPoint([lat, lon]);
+    const box = m.getContainer().getBoundingClientRect();
+    const x = box.left + p.x, y = box.top + p.y;
+    if (x < box.left + 5 || y < box.top + 5 || x > box.right - 5 || y > box.bottom - 5) {
+        return null; }
+    const el = document.elementFromPoint(x, y);
+    if (!el || el.closest('.leaflet-control-container, .leaflet-marker-icon, .leaflet-popup')) {
+        return null; }
+    return [x, y]; }"""
+
+
+def test_units_open_from_the_index_map_with_every_layer_on(browser, server, run_dir):
+    units = _click_points(run_dir)
+    clicked = []
+    for _, unit in units.iloc[::8].iterrows():
+        page, watch = _open(
+            browser, f"{server}/index.html", server, "index-click.png", in_frame=True
+        )
+        frame = _map_frame(page)
+        assert _all_layers_on(frame) >= 10
+        at = frame.evaluate(_SCREEN_POINT, [unit.geometry.y, unit.geometry.x])
+        # the frame is partly below the window, as on a laptop: the page is not scrolled
+        offset = page.locator("iframe.map-frame").bounding_box()
+        if at is None or offset["y"] + at[1] > 895:  # under a control or marker, or unseen
+            page.close()
+            continue
+        page.mouse.click(offset["x"] + at[0], offset["y"] + at[1])
+        link = frame.locator(".leaflet-popup-content a")
+        link.wait_for(timeout=5_000)
+        assert link.get_attribute("href") == f"units/{unit['unit_id']}.html"
+        with page.expect_navigation():
+            link.click()
+        assert page.url.endswith(f"/units/{unit['unit_id']}.html")
+        assert page.locator("h1 .unit-name").text_content() == unit["name"]
+        watch.assert_clean()
+        clicked.append(unit["unit_id"])
+        page.close()
+    assert len(clicked) >= 8, clicked
+
+
+def test_index_map_fits_the_district_with_a_legend_of_the_layers_on(browser, server, run_dir):
+    page, watch = _open(browser, f"{server}/index.html", server, "index-legend.png", in_frame=True)
+    frame = _map_frame(page)
+    west, south, east, north = (
+        gpd.read_file(run_dir / "results.gpkg", layer="units").to_crs(4326).total_bounds
+    )
+    fit = frame.evaluate(
+        """(b) => { const m = Object.keys(window).filter(k => /^map_/.test(k))
+            .map(k => window[k]).find(v => v && v.eachLayer);
+            const d = L.latLngBounds([b[1], b[0]], [b[3], b[2]]);
+            return [m.getBounds().pad(0.001).contains(d), m.getBoundsZoom(d), m.getZoom()]; }""",
+        [west, south, east, north],
+    )
+    assert fit[0] and fit[1] == fit[2], fit
+    scale = frame.locator(".leaflet-control-scale-line")
+    assert scale.count() == 1 and re.fullmatch(r"\d+ k?m", scale.text_content()), scale
+    legend = frame.locator(".planning-legend")
+    shown = """el => Array.from(el.querySelectorAll("[data-section]"))
+        .filter(s => s.style.display !== "none").length"""
+    before = legend.evaluate(shown)
+    _all_layers_on(frame)
+    after = legend.evaluate(shown)
+    assert after > before and after == legend.locator("[data-section]").count()
+    gaps = frame.locator(".leaflet-control-layers-overlays label", has_text="缺口")
+    gaps.locator("input").uncheck()
+    assert legend.evaluate(shown) == after - 1
+    box = legend.evaluate(
+        "el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom, innerHeight]; }"
+    )
+    assert box[0] >= 0 and box[1] <= box[2], box
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "index-all-layers.png"), full_page=True)
+    watch.assert_clean()
+    page.close()
 
 
 def test_units_table_by_priority_sortable_and_whole(browser, server, run_dir):

@@ -480,7 +480,7 @@ def test_duplicate_ids_make_facility_layer_matching_unknown() -> None:
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        ("", r"Cannot read 'register\.csv'"),
+        ("", r"register\.csv' is empty \(0 bytes\).*Export or copy it again"),
         ("dev_id,households\n", r"'register\.csv' is empty"),
         (
             "foo,bar\n1,2\n",

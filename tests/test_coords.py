@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -318,3 +319,32 @@ def test_check_lonlat_reports_the_earliest_problem() -> None:
     lat = [30.0, 30.0, 114.0]
     with pytest.raises(InputError, match=r"row 1 .*out of range"):
         check_lonlat(lon, lat, name="x.csv")
+
+
+@pytest.fixture(scope="module")
+def wuhan() -> tuple[Any, Any]:
+    from planning import io, network
+
+    root = Path(__file__).resolve().parent.parent / "data"
+    net = network.read_network(root / "wuhan_roads.gpkg", layer="roads")
+    return net, io.read_stations(root / "wuhan_stations.gpkg", layer="stations")
+
+
+@pytest.mark.parametrize(
+    ("forward", "key"), [(coords.wgs84_to_gcj02, "gcj02"), (coords.wgs84_to_bd09, "bd09")]
+)
+def test_shifted_stations_read_as_wgs84_are_noticed(wuhan: Any, forward: Any, key: str) -> None:
+    from planning.coverage._shift import shift_warning
+
+    net, stations = wuhan
+    assert shift_warning(net, stations) is None  # the register is WGS-84: nothing to say
+    x, y = forward(stations.geometry.x.to_numpy(), stations.geometry.y.to_numpy())
+    shifted = stations.set_geometry(gpd.points_from_xy(x, y, crs=4326))
+    msg = shift_warning(net, shifted)
+    assert msg is not None and f"set `crs: {key}`" in msg
+    # the median distances quoted are those an independent nearest-edge search gives
+    edges = net.edges.geometry.union_all()
+    near = [edges.distance(p) for p in shifted.to_crs(net.crs).geometry]
+    assert f"a median {np.median(near):.0f} m from the nearest road" in msg
+    back = coords.to_wgs84(shifted, source=key).to_crs(net.crs).geometry
+    assert f"would sit {np.median([edges.distance(p) for p in back]):.0f} m" in msg

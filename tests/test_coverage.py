@@ -250,6 +250,30 @@ def test_stations_far_from_the_network_name_the_extents(line_net, demand, statio
         compute_coverage(line_net, demand, far)
 
 
+def test_stations_without_crs_are_named(line_net, demand, stations):
+    bare = stations.set_crs(None, allow_override=True)
+    with pytest.raises(ValueError, match=r"`stations` has no CRS.*set_crs\('EPSG:4326'\)"):
+        compute_coverage(line_net, demand, bare)
+
+
+def test_demand_without_crs_is_named(line_net, demand, stations):
+    bare = demand.set_crs(None, allow_override=True)
+    with pytest.raises(ValueError, match=r"`demand` has no CRS"):
+        compute_coverage(line_net, bare, stations)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -1.0])
+def test_nan_or_negative_elderly_are_named(line_net, demand, stations, bad):
+    spoiled = demand.copy()
+    spoiled.loc[2, "elderly"] = bad
+    with pytest.raises(
+        ValueError,
+        match=r"`demand\['elderly'\]` must hold finite counts ≥ 0, but 1 rows do not "
+        r"\(rows 2: .*fillna\(0\)",
+    ):
+        compute_coverage(line_net, spoiled, stations)
+
+
 # --- drawn = counted -------------------------------------------------------------------------
 def _drawn_counted(cov):
     """Per threshold: share of covered / uncovered demand points inside the drawn areas."""

@@ -97,7 +97,7 @@ def test_csv_projected_coordinates_with_crs(tmp_path: Path) -> None:
 
 def test_csv_projected_coordinates_without_crs(tmp_path: Path) -> None:
     table = pd.DataFrame({"id": [1, 2], "x": [X0, X0 + 250.0], "y": [Y0, Y0 + 100.0]})
-    with pytest.raises(InputError, match=r"xy\.csv: row 0 .*out of range.*projected"):
+    with pytest.raises(InputError, match=r"xy\.csv: row 2 .*out of range.*projected"):
         read_layer(write_csv(tmp_path / "xy.csv", table))
 
 
@@ -118,7 +118,7 @@ def test_swapped_lat_lon(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"swapped.*(?i:swap the longitude and latitude)") as e:
         read_stations(write_csv(tmp_path / "swapped.csv", table))
     assert "swapped.csv" in str(e.value)
-    assert "row 1" in str(e.value)
+    assert "row 3" in str(e.value)
 
 
 def test_missing_coordinates_names_row(tmp_path: Path) -> None:
@@ -395,7 +395,47 @@ def test_units_repair_bow_tie(caplog: pytest.LogCaptureFixture) -> None:
     # two triangles with apex at the crossing (50, 50): 2 × ½ · 100 · 50 = 5000 m²
     assert out.geometry.iloc[0].area == pytest.approx(5000.0, abs=1e-6)
     assert out.geometry.iloc[1].area == pytest.approx(10000.0, abs=1e-6)
-    assert "repairing 1 invalid" in caplog.text
+    assert "repaired 1 invalid unit polygon(s) with make_valid: bow" in caplog.text
+    assert out.attrs["report"] == [
+        {
+            "item": "units",
+            "reason": "invalid polygon (e.g. self-intersecting) repaired with make_valid",
+            "count": 1,
+            "population": 0.0,
+            "elderly": 0.0,
+            "ids": "bow",
+        }
+    ]
+
+
+def _squares(shift_m: float) -> gpd.GeoDataFrame:
+    """Two 100 m squares side by side; the second moved `shift_m` onto the first."""
+    return gpd.GeoDataFrame(
+        {"unit_id": ["b", "a"]},
+        geometry=[
+            shapely.box(X0, Y0, X0 + 100, Y0 + 100),
+            shapely.box(X0 + 100 - shift_m, Y0, X0 + 200 - shift_m, Y0 + 100),
+        ],
+        crs=UTM,
+    )
+
+
+def test_units_overlapping_beyond_tolerance_are_refused() -> None:
+    # 30 m × 100 m = 3000 m² shared, far above the 100 m² tolerance
+    with pytest.raises(InputError, match=r"1 pair\(s\) of units overlap .*b and a share 3,000 m²"):
+        read_units(_squares(30.0))
+
+
+def test_units_sliver_overlaps_are_reported_with_the_rule() -> None:
+    out = read_units(_squares(0.5))  # 0.5 m × 100 m = 50 m²
+    (row,) = out.attrs["report"]
+    assert row["ids"] == "b/a"
+    assert "total 50.0 m²" in row["reason"] and "smallest unit_id" in row["reason"]
+
+
+def test_units_of_different_levels_may_overlap() -> None:
+    units = _squares(50.0).assign(level=["street", "community"])
+    assert len(read_units(units)) == 2
 
 
 def test_units_duplicate_and_missing_id() -> None:

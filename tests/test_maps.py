@@ -125,6 +125,7 @@ def test_district_map_has_every_layer(full_run):
     expected = [
         "Units: coverage within 3 min",
         "Elderly density (500 m)",
+        "Road network of the analysis",
         "Service areas 3 min (3)",
         "Service areas 2 min (3)",
         "Service areas 1 min (3)",
@@ -138,7 +139,8 @@ def test_district_map_has_every_layer(full_run):
         "Development: pass (1)",
     ]
     assert names == expected
-    assert "planning-legend" in page and "L.control.scale" in page
+    assert "planning-legend" in page
+    assert re.search(r"L\.control\.scale\(\{metric: true, imperial: false", page)
     assert "OpenStreetMap contributors (ODbL 1.0)" in page and "WorldPop" in page
 
 
@@ -281,3 +283,141 @@ def test_relative_assets_from_a_subfolder(run, tmp_path):
     ).read_text(encoding="utf-8")
     assert '<script src="../assets/leaflet.js"></script>' in page
     assert Path(tmp_path / "assets" / "leaflet.js").exists()
+
+
+# --------------------------------------------------------------------------- classes, geometry
+def _brute_force_jenks(values: list[float], k: int) -> list[int]:
+    """Class of each (sorted) value under the split with the least within-class variance."""
+    from itertools import combinations
+
+    x = np.asarray(values)
+    best, best_cuts = np.inf, ()
+    for cuts in combinations(range(1, len(x)), k - 1):
+        parts = np.split(x, cuts)
+        sse = sum(((p - p.mean()) ** 2).sum() for p in parts)
+        if sse < best - 1e-15:
+            best, best_cuts = sse, cuts
+    return list(np.searchsorted(np.asarray(best_cuts), np.arange(len(x)), side="right"))
+
+
+def test_share_classes_are_natural_breaks_below_the_target():
+    shares = [0.0, 0.02, 0.03, 0.05, 0.2, 0.22, 0.25, 0.5, 0.52, 0.55, 0.62, 0.9]
+    classes = palette.share_classes([*shares, 1.0, float("nan")], target=0.9, k=3)
+    expected = _brute_force_jenks(shares[:-1], 3)  # 0.9 reaches the target
+    assert [classes.index(s) for s in shares[:-1]] == expected
+    assert classes.lower[0] == 0.0 and classes.lower[-1] == 0.9 and len(classes.lower) == 4
+    assert classes.index(0.9) == classes.index(1.0) == 3
+    assert classes.colour(1.0) == palette.TARGET_MET_COLOUR
+    assert classes.colour(float("nan")) == palette.NO_DATA_COLOUR
+    # breaks midway between classes, in whole percentage points: 0.125 and 0.375
+    assert classes.lower[1:3] == (0.13, 0.38) or classes.lower[1:3] == (0.12, 0.38)
+    assert classes.labels()[-1] == "≥ 90%" and classes.labels()[0].startswith("0%–")
+    assert len(set(classes.colours)) == len(classes.colours)
+
+
+def test_share_classes_without_target_or_spread():
+    assert palette.share_classes([0.3, 0.3], target=1.0).lower == (0.0, 1.0)
+    assert palette.share_classes([], target=None).labels() == ["0%–100%"]
+    many = np.random.default_rng(7).beta(2, 5, 5000)
+    one, two = (palette.share_classes(many, target=0.8) for _ in range(2))
+    assert one == two and len(one.lower) == 6  # deterministic on sampled quantiles
+
+
+def test_map_tolerance_follows_the_scale_of_the_first_view():
+    from planning.report._geometry import map_tolerance_m
+
+    # 0.1° of latitude at the equator: 11,132 m across, one pixel at 4,000 px
+    assert map_tolerance_m((0.0, 0.0, 0.05, 0.1)) == pytest.approx(11_132.0 / 4000.0)
+    assert map_tolerance_m((114.0, 30.0, 114.001, 30.001)) == 1.0  # never below 1 m
+
+
+def test_units_simplified_together_keep_their_shared_edge():
+    import geopandas as gpd
+    import shapely
+
+    from planning.report._geometry import simplify_web
+
+    # two units split by a zigzag of 5 m teeth, simplified at 50 m: no gap, no overlap
+    zig = [(0.001, 0.0)] + [(0.001 + (i % 2) * 4.5e-5, i * 4.5e-5) for i in range(1, 200)]
+    zig.append((0.001, 0.009))
+    left = shapely.Polygon([(0.0, 0.0), *zig, (0.0, 0.009)])
+    right = shapely.Polygon([(0.002, 0.0), *zig, (0.002, 0.009)][::-1])
+    units = gpd.GeoDataFrame({"u": [1, 2]}, geometry=[left, right], crs=4326)
+    simple = simplify_web(units, 50.0, coverage=True)
+    a, b = simple.geometry
+    assert shapely.get_num_coordinates(a) < 20 < shapely.get_num_coordinates(left)
+    assert a.intersection(b).area == pytest.approx(0.0, abs=1e-14)
+    assert a.union(b).area == pytest.approx(left.union(right).area, rel=1e-6)
+
+
+def test_network_lines_keep_every_metre(run):
+    from planning.report._geometry import network_lines
+
+    edges = run.network.edges
+    lines = network_lines(edges)
+    assert len(lines) == 1 and lines.crs.to_epsg() == 4326
+    back = lines.to_crs(edges.crs).length.sum()
+    assert back == pytest.approx(edges.length.sum(), rel=1e-4)
+
+
+def test_district_map_opens_units_under_any_layer(full_run, tmp_path):
+    m = maps.coverage_map(full_run, language="en")
+    page = maps.map_fragment(m, assets_url="assets", assets_dir=tmp_path).script
+    assert 'map.on("click"' in page and "properties.popup" in page
+    assert '"pane": "planning-units"' in page and '"interactive": false' in page
+    assert "bindPopup" not in page  # no layer keeps a click for itself
+    unit = maps.unit_map(layers.map_data(full_run), "U1")
+    unit_page = maps.map_fragment(unit, assets_url="assets", assets_dir=tmp_path).script
+    assert 'map.on("click"' not in unit_page and "overlayadd" in unit_page
+
+
+def test_unit_maps_share_one_network_file(run, tmp_path):
+    import json as _json
+
+    data = layers.map_data(run)
+    path = maps.write_shared_network(data, tmp_path / "assets")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("window.planningNetwork = ")
+    shared = _json.loads(text.removeprefix("window.planningNetwork = ").rstrip(";\n"))
+    (feature,) = shared["features"]
+    assert feature["geometry"]["type"] in {"LineString", "MultiLineString"}
+    linked = maps.map_fragment(
+        maps.unit_map(data, "U1", network_script="../assets/network.js"),
+        assets_url="../assets",
+        assets_dir=tmp_path / "assets",
+    )
+    own = maps.map_fragment(
+        maps.unit_map(data, "U1"), assets_url="../assets", assets_dir=tmp_path / "assets"
+    )
+    assert '<script src="../assets/network.js"></script>' in linked.head
+    assert "window.planningNetwork" in linked.script and '"planning-network"' in linked.script
+    fill = re.search(r"L\.geoJSON\(window\.planningNetwork.*?\.addTo\((\w+)\)", linked.script, re.S)
+    assert fill, "the shared network is drawn into no group"
+    made = linked.script.index(f"var {fill.group(1)} = L.featureGroup")
+    assert made < fill.start()  # the group exists before the shared file fills it
+    assert "network.js" not in own.head and own.script.count("geo_json_") > linked.script.count(
+        "geo_json_"
+    )
+
+
+def test_many_gaps_draw_the_smaller_ones_as_one_image(full_run, monkeypatch):
+    import shapely
+
+    from planning.report._geometry import polygon_image
+
+    data = layers.map_data(full_run, language="en")
+    monkeypatch.setattr(maps, "MAX_GAP_FEATURES", 1)
+    page = _render(maps.coverage_map(data))
+    assert "smaller ones are drawn as an image" in page
+    largest = data.gaps.sort_values("elderly").iloc[-1]
+    assert largest["tip"].replace("<", "\\u003c").replace(">", "\\u003e")[:20] in page
+    # the image fills exactly the cells the other gaps touch
+    rest = data.gaps.sort_values("elderly").iloc[:-1]
+    rgba, ((south, west), (north, east)) = polygon_image(rest, "#2166ac", cell_m=10.0)
+    filled = rgba[..., 3] > 0
+    assert filled.any() and (rgba[filled][:, :3] == [0x21, 0x66, 0xAC]).all()
+    w, s, e, n = rest.total_bounds
+    assert west <= w and south <= s and east >= e and north >= n
+    cell_area = (north - south) * (east - west) / filled.size
+    assert filled.sum() * cell_area >= shapely.union_all(rest.geometry.values).area
+    assert polygon_image(rest.iloc[:0], "#2166ac", cell_m=10.0) is None

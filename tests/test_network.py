@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import socket
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -384,7 +385,7 @@ def test_missing_file(tmp_path):
 def test_unreadable_file(tmp_path):
     path = tmp_path / "roads.gpkg"
     path.write_text("this is not a GeoPackage")
-    with pytest.raises(InputError, match=r"Cannot read road file '.*roads\.gpkg'"):
+    with pytest.raises(InputError, match=r"Cannot open road file '.*roads\.gpkg' as a GIS.*Export"):
         read_network(path)
 
 
@@ -875,7 +876,17 @@ def test_way_with_a_missing_node_in_the_middle_is_split_in_two(tmp_path, recwarn
     assert largest.n_nodes == 4
 
 
-def test_extract_clipped_too_tightly_reads_with_a_warning(tmp_path):
+def _to_pbf(xml: Path, name: str) -> Path:
+    osmium = pytest.importorskip("osmium")
+    path = xml.with_name(name)
+    with osmium.SimpleWriter(str(path)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".osm", ".osm.pbf"])
+def test_extract_clipped_too_tightly_reads_with_a_warning(tmp_path, suffix):
     nodes = {1: LINE[1], 2: LINE[2], 4: LINE[4], 5: LINE[5]}
     path = _write_osm(
         tmp_path / "tight.osm",
@@ -886,8 +897,11 @@ def test_extract_clipped_too_tightly_reads_with_a_warning(tmp_path):
             (12, [9, 1, 8], {"highway": "residential"}),  # one present node: no piece
         ],
     )
-    with pytest.warns(UserWarning, match=r"tight\.osm.*clipped too tightly: 3 of 3"):
-        net = network_from_xml(path, components="keep")
+    if suffix == ".osm.pbf":
+        path = _to_pbf(path, "tight.osm.pbf")
+    warning = rf"tight{re.escape(suffix)}'.*clipped too tightly: 3 of 3"
+    with pytest.warns(UserWarning, match=warning):
+        net = read_network(path, components="keep")
     assert len(net.edges) == 2
     ex = net.excluded.set_index("item")
     assert ex.loc["OSM node references", "count"] == 4
@@ -897,14 +911,9 @@ def test_extract_clipped_too_tightly_reads_with_a_warning(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".osm", ".osm.pbf"])
 def test_file_without_ways(tmp_path, suffix):
-    xml = _write_osm(tmp_path / "points.osm", LINE, [])
-    path = xml
+    path = _write_osm(tmp_path / "points.osm", LINE, [])
     if suffix == ".osm.pbf":
-        osmium = pytest.importorskip("osmium")
-        path = tmp_path / "points.osm.pbf"
-        with osmium.SimpleWriter(str(path)) as writer:
-            for obj in osmium.FileProcessor(str(xml)):
-                writer.add(obj)
+        path = _to_pbf(path, "points.osm.pbf")
     with pytest.raises(InputError, match=rf"OSM file '.*points{re.escape(suffix)}' holds no way"):
         read_network(path)
 
@@ -942,3 +951,59 @@ def test_helsinki_pbf_clipped_extract_reads():
         for node, t in theirs.items():
             assert ours[node] == pytest.approx(t, rel=1e-9, abs=1e-9)
         assert np.isinf(np.delete(ours, list(theirs))).all()
+
+
+# --- bad input: what each refusal says ------------------------------------------------------
+
+
+def test_extract_cut_into_single_nodes_names_the_clipping(tmp_path):
+    path = _write_osm(
+        tmp_path / "crumbs.osm",
+        {1: LINE[1], 3: LINE[3]},
+        [
+            (10, [1, 2], {"highway": "residential"}),
+            (11, [2, 3, 4], {"highway": "footway"}),
+            (12, [1, 3], {"highway": "motorway"}),
+        ],
+    )
+    with pytest.raises(InputError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        network_from_xml(path)
+    msg = str(info.value)
+    assert re.search(r"crumbs\.osm' holds no walkable way after the osmnx 2\.1", msg)
+    assert "2 walkable ways left under 2 nodes after clipping" in msg
+    assert "highway=motorway: 1 ways" in msg
+    assert "export a larger area" in msg
+
+
+def test_osmnx_download_with_nothing_walkable_names_filter_and_counts(tmp_path, monkeypatch):
+    ox = pytest.importorskip("osmnx")
+    path = _write_osm(
+        tmp_path / "viaduct.osm",
+        LINE,
+        [
+            (10, [1, 2, 3], {"highway": "trunk", "bridge": "yes"}),
+            (11, [3, 4, 5], {"highway": "trunk", "tunnel": "yes"}),
+        ],
+    )
+    monkeypatch.setattr(
+        ox, "graph_from_bbox", lambda bbox, **kw: ox.graph_from_xml(path, simplify=False)
+    )
+    with pytest.raises(InputError) as info:
+        network_from_osmnx(bbox=(117.1, 28.2, 117.3, 28.4))
+    msg = str(info.value)
+    assert "osmnx:bbox=(117.1, 28.2, 117.3, 28.4)" in msg
+    assert "exclude=[elevated, tunnel, motorroad, no_sidewalk]" in msg
+    assert re.search(r"elevated[^;]*: 1 ways", msg) and re.search(r"tunnel[^;]*: 1 ways", msg)
+    assert "relax exclude" in msg
+
+
+def test_osmnx_download_refuses_a_bad_exclude_before_downloading(monkeypatch):
+    ox = pytest.importorskip("osmnx")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("downloaded despite a bad option")
+
+    monkeypatch.setattr(ox, "graph_from_bbox", no_download)
+    with pytest.raises(InputError, match=r"'viaduct'.*elevated, tunnel, motorroad, no_sidewalk"):
+        network_from_osmnx(bbox=(117.1, 28.2, 117.3, 28.4), exclude=["viaduct"])

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import shutil
+import sqlite3
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -332,6 +333,12 @@ def test_geopackage_has_every_layer(written):
     ]  # fmt: skip
     demand = gpd.read_file(out / "results.gpkg", layer="demand")
     assert demand["elderly"].sum() == pytest.approx(result.coverage.demand["elderly"].sum())
+    assert len(demand) == len(result.coverage.demand)
+    # every layer has its R-tree except the demand points (a third of the file)
+    with sqlite3.connect(out / "results.gpkg") as db:
+        indexed = {r[0] for r in db.execute("SELECT table_name FROM gpkg_extensions")}
+    assert "demand" not in indexed and {"units", "gaps", "service_areas"} <= indexed
+    assert [p.name for p in out.glob("*.gpkg")] == ["results.gpkg"]
 
 
 # --------------------------------------------------------------------------- annual

@@ -34,14 +34,14 @@ def test_run_folder_has_every_output(demo_run):
         "coverage_stations.csv",
         "targets.csv",
         "excluded.csv",
-        "demand.gpkg",
-        "service_areas.gpkg",
-        "gaps.gpkg",
+        "results.gpkg",
         "map.html",
         "index.html",
         "run.json",
     ):
         assert (out / name).stat().st_size > 0, name
+    # one GeoPackage holds every layer: no duplicate single-layer files
+    assert [p.name for p in out.rglob("*.gpkg")] == ["results.gpkg"]
 
 
 def test_units_table_one_row_per_unit_and_columns(demo_run):
@@ -60,7 +60,7 @@ def test_units_table_one_row_per_unit_and_columns(demo_run):
 def test_unit_figures_recomputed_from_demand_points(demo_run):
     _, out = demo_run
     table = pd.read_csv(out / "coverage_units.csv").set_index("unit_id")
-    dem = gpd.read_file(out / "demand.gpkg")
+    dem = gpd.read_file(out / "results.gpkg", layer="demand")
     for t in (5, 15):
         covered = dem["travel_time_s_nearest"] <= t * 60
         by_unit = (dem["elderly"] * covered).groupby(dem["unit_id"]).sum()
@@ -167,7 +167,7 @@ def _assert_same_bytes(a: Path, b: Path) -> None:
     """Assert two run folders hold the same files with the same bytes (timings aside)."""
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    assert {"coverage.xlsx", "results.gpkg", "demand.gpkg", "run.json", "index.html"} <= {
+    assert {"coverage.xlsx", "results.gpkg", "run.json", "index.html"} <= {
         f.as_posix() for f in files
     }
     differ = [f for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
@@ -202,7 +202,7 @@ def test_cli_unusable_input_exits_2(tmp_path, capsys):
 
 def test_demo_runs_siting_and_compliance(demo_run):
     result, out = demo_run
-    for name in ("siting.csv", "siting_curve.csv", "siting.gpkg", "compliance.csv"):
+    for name in ("siting.csv", "siting_curve.csv", "compliance.csv"):
         assert (out / name).stat().st_size > 0, name
     sites = pd.read_csv(out / "siting.csv")
     assert sites["rank"].tolist() == list(range(1, 11))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
 from scipy import sparse
 
@@ -102,16 +103,17 @@ class AreaCells:
             best[filled] = np.minimum.reduceat(csc.data, csc.indptr[filled])
         records, geoms = [], []
         lower = 0.0
-        for t in thresholds:
-            for kind, hit in (
-                ("disk", best <= t * 60.0),
-                ("ring", (best > lower * 60.0) & (best <= t * 60.0)),
-            ):
-                geoms.append(self.grid.polygon(self.rows[hit], self.cols[hit]))
-                records.append(
-                    {"kind": kind, "from_min": 0.0 if kind == "disk" else lower, "to_min": t}
-                )
-            lower = t
+        with rasterio.Env():  # one GDAL environment for every polygon, not one each
+            for t in thresholds:
+                for kind, hit in (
+                    ("disk", best <= t * 60.0),
+                    ("ring", (best > lower * 60.0) & (best <= t * 60.0)),
+                ):
+                    geoms.append(self.grid.polygon(self.rows[hit], self.cols[hit]))
+                    records.append(
+                        {"kind": kind, "from_min": 0.0 if kind == "disk" else lower, "to_min": t}
+                    )
+                lower = t
         geoms = to_crs(geoms, self.grid.crs, crs)
         out = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry=geoms, crs=crs)
         out["area_m2"] = out.geometry.area.round(2)
@@ -164,18 +166,21 @@ def service_area_cells(
     if points is not None:
         times = _with_points(grid, network.crs, rows, cols, times, *points)
     records: list[dict[str, object]] = []
-    for pos in range(len(sources)):
-        row = times.getrow(pos)
-        for k, t_min in enumerate(thresholds):
-            hit = row.indices[row.data <= t_min * 60.0]
-            records.append(
-                {
-                    "source": pos,
-                    "threshold_min": t_min,
-                    "reach_length_m": round(float(lengths.total[pos, k]), 2),
-                    "geometry": grid.polygon(rows[hit], cols[hit]),
-                }
-            )
+    times = times.tocsr()
+    with rasterio.Env():  # one GDAL environment for every polygon, not one each
+        for pos in range(len(sources)):
+            part = slice(times.indptr[pos], times.indptr[pos + 1])
+            row_cells, row_s = times.indices[part], times.data[part]
+            for k, t_min in enumerate(thresholds):
+                hit = row_cells[row_s <= t_min * 60.0]
+                records.append(
+                    {
+                        "source": pos,
+                        "threshold_min": t_min,
+                        "reach_length_m": round(float(lengths.total[pos, k]), 2),
+                        "geometry": grid.polygon(rows[hit], cols[hit]),
+                    }
+                )
     out = pd.DataFrame.from_records(records)
     out["geometry"] = pd.Series(to_crs(list(out["geometry"]), grid.crs, network.crs), dtype=object)
     out.insert(3, "area_m2", shapely.area(out["geometry"].to_numpy()).round(2))
@@ -231,34 +236,44 @@ class _ReachLength:
 
     def add(self, block: Block) -> None:
         """Add the reach of one bounded search."""
-        sub = block.nodes
-        edges = np.unique(self.incident[gather(self.ptr, sub)])
-        lu, lv = np.searchsorted(sub, self.u[edges]), np.searchsorted(sub, self.v[edges])
-        lu, lv = np.minimum(lu, len(sub) - 1), np.minimum(lv, len(sub) - 1)
-        # an end outside the subgraph is beyond reach: its time is inf
-        times = np.column_stack([block.time_s, np.full(len(block.sources), np.inf)])
-        lu = np.where(sub[lu] == self.u[edges], lu, len(sub))
-        lv = np.where(sub[lv] == self.v[edges], lv, len(sub))
-        length = self.length[edges]
+        m, n_nodes = len(self.length), self.network.n_nodes
         speed = self.network.walk_speed_m_s
-        tu, tv = times[:, lu], times[:, lv]
+        # every reached node lends its remaining walk to each edge it ends
+        idx = gather(self.ptr, block.node)
+        deg = np.diff(self.ptr)[block.node]
+        row = np.repeat(block.row, deg)
+        edge = self.incident[idx]
+        key = row * m + edge
+        order = np.argsort(key, kind="stable")
+        key, time_s = key[order], np.repeat(block.time_s, deg)[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+        group_row, group_edge = key[first] // m, key[first] % m
+        own = self.sources.edge[block.sources]
+        # the times at the two ends of each source's own edge (triples are sorted by row, node)
+        pair = block.row * n_nodes + block.node
+        mine = np.arange(len(block.sources)) * n_nodes
+        t_end = []
+        for end in (self.u[own], self.v[own]):
+            at = np.minimum(np.searchsorted(pair, mine + end), max(len(pair) - 1, 0))
+            hit = pair[at] == mine + end if len(pair) else np.zeros(len(own), dtype=bool)
+            t_end.append(np.where(hit, block.time_s[at] if len(pair) else np.inf, np.inf))
         for k, limit in enumerate(self.limits):
-            with np.errstate(invalid="ignore"):
-                ru = np.nan_to_num(np.clip((limit - tu) * speed, 0.0, None))
-                rv = np.nan_to_num(np.clip((limit - tv) * speed, 0.0, None))
-            reach = np.minimum(length, ru + rv)
-            own = self.sources.edge[block.sources]
-            self.total[block.sources, k] += reach.sum(axis=1)
+            ends = np.clip((limit - time_s) * speed, 0.0, None)
+            sums = np.add.reduceat(ends, first) if len(first) else ends
+            reach = np.minimum(self.length[group_edge], sums)
+            self.total[block.sources, k] += np.bincount(
+                group_row, weights=reach, minlength=len(block.sources)
+            )
             for i, pos in enumerate(block.sources):
                 r0 = limit * speed - self.sources.snap_dist_m[pos]
                 if r0 <= 0:
                     continue
-                p, le = self.sources.pos_m[pos], self.length[own[i]]
-                ivs = [(p - r0, p + r0)]
-                j = np.flatnonzero(edges == own[i])
-                if len(j):
-                    ivs += [(0.0, ru[i, j[0]]), (le - rv[i, j[0]], le)]
-                    self.total[pos, k] -= reach[i, j[0]]
+                e0 = own[i]
+                p, le = self.sources.pos_m[pos], self.length[e0]
+                ru = max((limit - t_end[0][i]) * speed, 0.0)
+                rv = max((limit - t_end[1][i]) * speed, 0.0)
+                self.total[pos, k] -= min(le, ru + rv)
+                ivs = [(p - r0, p + r0), (0.0, ru), (le - rv, le)]
                 self.total[pos, k] += _union_length(ivs, le)
 
 

@@ -3,15 +3,14 @@
 Walking time is never less than straight-line distance over the fastest straight-line
 speed of any edge (chord / travel time; the connectors are walked at the network's
 speed). So within `limit_s` a source can only reach nodes inside the square of
-half-side ``R = limit_s × speed`` around its snapped point, and every shortest path
-within the limit stays inside that square. Sources are grouped into square tiles; one
-scipy search per tile (in chunks) runs on the subgraph inside the tile grown by ``R``.
-The results are identical to a search over the whole network, and the cost of a source
-grows with the size of its tile's subgraph, not with the network.
-
-The tile side is chosen per call from a cost model: each scipy call costs a fixed
-overhead, each source a pass over its tile's subgraph; few sources spread over a city get
-small tiles, many dense sources share large ones.
+half-side ``R = limit_s × speed`` around its snapped point (its window), and every
+shortest path within the limit stays inside it. A batch of sources is searched in one
+scipy call: each source gets its own copy of its window's subgraph, the copies are laid
+side by side as one block-diagonal graph, and one multi-source pass
+(``dijkstra(min_only=True, limit=)``) reaches every copy from its own source only. The
+results are identical to a search over the whole network; the work per source grows
+with its window (what it can reach), never with the network, and the per-call overhead
+is shared by the whole batch. Only reached nodes are kept: (source, node, time) triples.
 """
 
 from __future__ import annotations
@@ -28,35 +27,32 @@ from planning import settings
 from planning.access._snap import Snapped
 from planning.network import Network
 
-#: Modelled cost of one scipy search call (subgraph extraction included), in seconds.
-CALL_COST_S = 4e-4
-
-
-#: Modelled cost per source and subgraph node (initialisation and the dense row), seconds.
-NODE_COST_S = 6e-9
-
-
-#: Largest dense block of one search call (sources × subgraph nodes).
-MAX_BLOCK = 1 << 23
+#: Most window nodes (summed over the copies) of one search call; bounds its memory.
+MAX_NODES = 1 << 22
 
 
 @dataclass(frozen=True)
 class Block:
-    """One bounded search: sources, the subgraph's nodes and their times.
+    """One bounded search of a batch of sources: what each reaches, as triples.
+
+    The triples are sorted by `row`, then by `node`.
 
     Attributes
     ----------
     sources : numpy.ndarray
         Positions in the `Snapped` sources searched.
-    nodes : numpy.ndarray
-        Global node positions of the subgraph, ascending.
+    row : numpy.ndarray
+        Per reached (source, node) pair: the position of its source in `sources`.
+    node : numpy.ndarray
+        Per pair: the global node position.
     time_s : numpy.ndarray
-        ``(len(sources), len(nodes))`` seconds; ``inf`` beyond the limit.
+        Per pair: the travel time in seconds, at most the limit.
 
     """
 
     sources: np.ndarray
-    nodes: np.ndarray
+    row: np.ndarray
+    node: np.ndarray
     time_s: np.ndarray
 
 
@@ -84,9 +80,10 @@ def anchors(network: Network, snapped: Snapped) -> np.ndarray:
 
 
 class _NodeBins:
-    """Nodes binned on a square grid of side `size` for fast window queries."""
+    """Nodes binned on a square grid of side `size` (at least the reach radius)."""
 
     def __init__(self, xy: np.ndarray, size: float) -> None:
+        self.xy = xy
         self.size = size
         self.origin = xy.min(axis=0) if len(xy) else np.zeros(2)
         cell = np.floor((xy - self.origin) / size).astype(np.int64)
@@ -95,69 +92,39 @@ class _NodeBins:
         key = cell[:, 1] * self.nx + cell[:, 0]
         self.order = np.argsort(key, kind="stable")
         self.ptr = np.searchsorted(key[self.order], np.arange(self.nx * self.ny + 1))
-        counts = np.diff(self.ptr).reshape(self.ny, self.nx)
-        self.sat = np.zeros((self.ny + 1, self.nx + 1), dtype=np.int64)
-        self.sat[1:, 1:] = counts.cumsum(0).cumsum(1)
 
-    def _range(self, lo: np.ndarray, hi: np.ndarray) -> tuple[int, int, int, int]:
-        a = np.floor((lo - self.origin) / self.size).astype(np.int64)
-        b = np.floor((hi - self.origin) / self.size).astype(np.int64)
-        x0, y0 = max(int(a[0]), 0), max(int(a[1]), 0)
-        x1, y1 = min(int(b[0]), self.nx - 1), min(int(b[1]), self.ny - 1)
-        return x0, y0, x1, y1
+    def bins(self, xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return (owner, bin) of the bins meeting each square of half-side `radius`.
 
-    def counts(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Return the number of nodes in the bins that meet each box ``[lo[i], hi[i]]``."""
-        a = np.floor((lo - self.origin) / self.size).astype(np.int64)
-        b = np.floor((hi - self.origin) / self.size).astype(np.int64)
-        x0, y0 = np.clip(a[:, 0], 0, self.nx), np.clip(a[:, 1], 0, self.ny)
-        x1, y1 = np.clip(b[:, 0] + 1, 0, self.nx), np.clip(b[:, 1] + 1, 0, self.ny)
-        s = self.sat
-        out = s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]
-        return np.where((x1 > x0) & (y1 > y0), out, 0)
+        A square of side ``2 × radius`` meets at most 3 × 3 bins of side ≥ `radius`.
+        """
+        a = np.floor((xy - radius - self.origin) / self.size).astype(np.int64)
+        b = np.floor((xy + radius - self.origin) / self.size).astype(np.int64)
+        step = np.arange(3)
+        bx, by = a[:, :1] + step, a[:, 1:] + step
+        ok_x = (bx <= b[:, :1]) & (bx >= 0) & (bx < self.nx)
+        ok_y = (by <= b[:, 1:]) & (by >= 0) & (by < self.ny)
+        key = by[:, :, None] * self.nx + bx[:, None, :]
+        ok = (ok_y[:, :, None] & ok_x[:, None, :]).reshape(len(xy), 9)
+        owner = np.repeat(np.arange(len(xy)), 9).reshape(len(xy), 9)
+        return owner[ok], key.reshape(len(xy), 9)[ok]
 
-    def nodes(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Return the sorted positions of the nodes in the bins that meet the box."""
-        x0, y0, x1, y1 = self._range(lo, hi)
-        if x1 < x0 or y1 < y0:
-            return np.zeros(0, dtype=np.int64)
-        parts = [
-            self.order[self.ptr[row * self.nx + x0] : self.ptr[row * self.nx + x1 + 1]]
-            for row in range(y0, y1 + 1)
-        ]
-        return np.sort(np.concatenate(parts))
-
-
-def _tiles(xy: np.ndarray, bins: _NodeBins, radius: float) -> list[np.ndarray]:
-    """Group source positions (rows of `xy`) into the tiles of the cheapest side."""
-    best: tuple[float, list[np.ndarray]] | None = None
-    origin = xy.min(axis=0)
-    span = float(np.max(xy.max(axis=0) - origin)) + radius
-    side = max(radius, span / 4096.0)
-    while True:
-        cell = np.floor((xy - origin) / side).astype(np.int64)
-        key = cell[:, 1] * (int(cell[:, 0].max()) + 1) + cell[:, 0]
-        order = np.argsort(key, kind="stable")
-        cuts = np.flatnonzero(np.diff(key[order])) + 1
-        groups = np.split(order, cuts)
-        starts = np.r_[0, cuts]
-        lo = np.minimum.reduceat(xy[order], starts) - radius
-        hi = np.maximum.reduceat(xy[order], starts) + radius
-        n_sub = bins.counts(lo, hi).astype(float)
-        size = np.diff(np.r_[starts, len(order)]).astype(float)
-        calls = np.maximum(1.0, np.ceil(size * n_sub / MAX_BLOCK))
-        cost = float(np.sum(calls * CALL_COST_S + size * n_sub * NODE_COST_S))
-        if best is None or cost < best[0]:
-            best = (cost, groups)
-        if side > span:
-            return best[1]
-        side *= 2.0
+    def windows(self, xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return (owner, node) of the nodes in each square, sorted by owner then node."""
+        owner, key = self.bins(xy, radius)
+        node = self.order[gather(self.ptr, key)]
+        owner = np.repeat(owner, self.ptr[key + 1] - self.ptr[key])
+        p = self.xy[node]
+        inside = np.all((p >= xy[owner] - radius) & (p <= xy[owner] + radius), axis=1)
+        owner, node = owner[inside], node[inside]
+        order = np.lexsort((node, owner))
+        return owner[order], node[order]
 
 
 def bounded_blocks(
     network: Network, sources: Snapped, limit_s: float, *, chunk: int | None = None
 ) -> Iterator[Block]:
-    """Yield the node times within `limit_s` of every reachable source, tile by tile.
+    """Yield the nodes reached within `limit_s` of every reachable source, batch by batch.
 
     Parameters
     ----------
@@ -171,7 +138,7 @@ def bounded_blocks(
     Yields
     ------
     Block
-        Every reachable source with a node within reach appears in exactly one block.
+        Every reachable source appears in exactly one block.
 
     """
     src = np.flatnonzero(sources.ok)
@@ -182,27 +149,42 @@ def bounded_blocks(
     span = float(np.max(np.ptp(xy_nodes, axis=0))) if len(xy_nodes) else 0.0
     bins = _NodeBins(xy_nodes, max(radius, span / 1024.0, 1e-3))
     xy = anchors(network, sources)[src]
-    csr = network.csr()
-    e_u = network.edges["u"].to_numpy()[sources.edge[src]]
-    e_v = network.edges["v"].to_numpy()[sources.edge[src]]
-    speed = network.walk_speed_m_s
-    length = network.edges["length_m"].to_numpy()[sources.edge[src]]
+    # spatial order: neighbouring sources share cache lines of the node arrays
+    cell = np.floor((xy - bins.origin) / bins.size).astype(np.int64)
+    order = np.lexsort((cell[:, 0], cell[:, 1]))
+    e = network.edges
+    edge = sources.edge[src]
+    length = e["length_m"].to_numpy()[edge]
     pos = np.clip(sources.pos_m[src], 0.0, length)
     conn = sources.snap_dist_m[src]
-    cost_u, cost_v = (conn + pos) / speed, (conn + length - pos) / speed
+    speed = network.walk_speed_m_s
+    ends = _Ends(
+        e["u"].to_numpy()[edge], e["v"].to_numpy()[edge],
+        (conn + pos) / speed, (conn + length - pos) / speed,
+    )  # fmt: skip
     step = max(1, settings.dijkstra_chunk_size if chunk is None else chunk)
-    local = np.full(network.n_nodes, -1, dtype=np.int64)
-    for group in _tiles(xy, bins, radius):
-        lo, hi = xy[group].min(axis=0) - radius, xy[group].max(axis=0) + radius
-        sub = bins.nodes(lo, hi)
-        if len(sub) == 0:
-            continue
-        graph = _subgraph(csr, sub, local)
-        per_call = max(1, min(step, MAX_BLOCK // max(len(sub), 1)))
-        for start in range(0, len(group), per_call):
-            ids = group[start : start + per_call]
-            dist = _search(graph, sub, e_u[ids], e_v[ids], cost_u[ids], cost_v[ids], limit_s)
-            yield Block(src[ids], sub, dist)
+    csr = network.csr()
+    # batches of at most `step` sources and (bounded above by their bins) MAX_NODES nodes
+    owner, key = bins.bins(xy[order], radius)
+    upper = np.bincount(owner, weights=bins.ptr[key + 1] - bins.ptr[key], minlength=len(order))
+    start = 0
+    while start < len(order):
+        total = np.cumsum(upper[start : start + step])
+        stop = start + max(1, int(np.searchsorted(total, MAX_NODES, side="right")))
+        batch = order[start:stop]
+        win_owner, win_node = bins.windows(xy[batch], radius)
+        yield _search(csr, src, batch, win_owner, win_node, ends, limit_s)
+        start = stop
+
+
+@dataclass(frozen=True)
+class _Ends:
+    """Per source: the end nodes of its edge and the walking times to them (seconds)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    cost_u: np.ndarray
+    cost_v: np.ndarray
 
 
 def gather(ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -212,41 +194,53 @@ def gather(ptr: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
 
 
-def _subgraph(csr: sparse.csr_matrix, sub: np.ndarray, local: np.ndarray) -> sparse.csr_matrix:
-    """Return the subgraph on the nodes `sub`; `local` is a scratch array of -1 (kept so)."""
-    local[sub] = np.arange(len(sub))
-    idx = gather(csr.indptr, sub)
-    cols = local[csr.indices[idx]]
-    rows = np.repeat(np.arange(len(sub)), np.diff(csr.indptr)[sub])
-    keep = cols >= 0
-    local[sub] = -1
-    n = len(sub)
-    return sparse.csr_matrix((csr.data[idx][keep], (rows[keep], cols[keep])), shape=(n, n))
-
-
 def _search(
-    graph: sparse.csr_matrix,
-    sub: np.ndarray,
-    u: np.ndarray,
-    v: np.ndarray,
-    cu: np.ndarray,
-    cv: np.ndarray,
+    csr: sparse.csr_matrix,
+    src: np.ndarray,
+    batch: np.ndarray,
+    owner: np.ndarray,
+    node: np.ndarray,
+    ends: _Ends,
     limit_s: float,
-) -> np.ndarray:
-    """Run one bounded search from virtual source nodes joined to their edges' ends."""
-    n, k = graph.shape[0], len(u)
-    lu, lv = np.searchsorted(sub, u), np.searchsorted(sub, v)
-    in_u = (lu < n) & (sub[np.minimum(lu, n - 1)] == u)
-    in_v = (lv < n) & (sub[np.minimum(lv, n - 1)] == v)
-    virt = n + np.arange(k)
+) -> Block:
+    """Search a batch in one call: one copy of its window per source, side by side.
+
+    `owner` (position in `batch`) and `node` list the windows, sorted by owner then node.
+    """
+    n_nodes, k = csr.shape[0], len(batch)
+    n = len(node)
+    # sorted by owner then node, so the copies' keys are sorted and unique
+    member = owner * n_nodes + node
+    idx = gather(csr.indptr, node)
+    rows = np.repeat(np.arange(n), np.diff(csr.indptr)[node])
+    cols, inside = _lookup(member, owner[rows] * n_nodes + csr.indices[idx])
+    u, v = ends.u[batch], ends.v[batch]
+    cu, cv = ends.cost_u[batch], ends.cost_v[batch]
+    lu, in_u = _lookup(member, np.arange(k) * n_nodes + u)
+    lv, in_v = _lookup(member, np.arange(k) * n_nodes + v)
     loop = u == v
     # a loop edge joins both connectors to one node: the shorter one wins
     cu = np.where(loop, np.minimum(cu, cv), cu)
     in_v &= ~loop
-    coo = graph.tocoo()
-    rows = np.concatenate([coo.row, virt[in_u], virt[in_v]])
-    cols = np.concatenate([coo.col, lu[in_u], lv[in_v]])
-    vals = np.concatenate([coo.data, cu[in_u], cv[in_v]])
-    aug = sparse.csr_matrix((vals, (rows, cols)), shape=(n + k, n + k))
-    dist = csgraph.dijkstra(aug, directed=True, indices=virt, limit=limit_s)
-    return np.asarray(dist[:, :n])
+    virt = n + np.arange(k)
+    graph = sparse.csr_matrix(
+        (
+            np.concatenate([csr.data[idx][inside], cu[in_u], cv[in_v]]),
+            (
+                np.concatenate([rows[inside], virt[in_u], virt[in_v]]),
+                np.concatenate([cols[inside], lu[in_u], lv[in_v]]),
+            ),
+        ),
+        shape=(n + k, n + k),
+    )
+    dist = csgraph.dijkstra(graph, directed=True, indices=virt, limit=limit_s, min_only=True)
+    hit = np.flatnonzero(np.isfinite(dist[:n]))
+    return Block(src[batch], owner[hit], node[hit], dist[hit])
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the positions of `keys` in `sorted_keys` and whether each is there."""
+    at = np.searchsorted(sorted_keys, keys)
+    at = np.minimum(at, max(len(sorted_keys) - 1, 0))
+    found = sorted_keys[at] == keys if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
+    return at, found

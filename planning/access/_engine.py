@@ -183,7 +183,7 @@ def reach_matrix(
     show = settings.progress if progress is None else progress
     with tqdm(total=len(src_pos), desc="reach", disable=not show) as bar:
         for block in bounded_blocks(network, sources, limit_s):
-            r, c, t = _expand(block.time_s, block.nodes, ptr, att_tgt, att_cost, limit_s)
+            r, c, t = _expand(block, ptr, att_tgt, att_cost, limit_s)
             rows.append(block.sources[r])
             cols.append(c)
             vals.append(t)
@@ -199,17 +199,14 @@ def reach_matrix(
 
 
 def _expand(
-    dist: np.ndarray,
-    nodes: np.ndarray,
+    block: Block,
     ptr: np.ndarray,
     att_tgt: np.ndarray,
     att_cost: np.ndarray,
     limit_s: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (row, target, time) for targets attached to the reached nodes of `dist`."""
-    r, local = np.nonzero(np.isfinite(dist))
-    d = dist[r, local]
-    node = nodes[local]
+    """Return (row, target, time) for targets attached to the nodes reached in `block`."""
+    r, d, node = block.row, block.time_s, block.node
     counts = ptr[node + 1] - ptr[node]
     rep = np.repeat(np.arange(len(node)), counts)
     starts = np.repeat(ptr[node], counts)

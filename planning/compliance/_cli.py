@@ -180,6 +180,17 @@ def report_lines(summary: Mapping[str, Any], table: pd.DataFrame, lang: str) -> 
             f"of {s['asof']}: {v[PASS]} pass, {v[FAIL]} fail, {v[UNKNOWN]} unknown; "
             f"completion acceptance withheld: {s['acceptance_withheld']}"
         ]
+    cols = s.get("columns") or {}
+    if cols:
+        found = ", ".join(f"{h}→{c}" for h, c in cols["recognised"].items())
+        ignored = ", ".join(cols["ignored"]) or ("无" if lang == "zh" else "none")
+        where = ", ".join(map(str, cols["header_lines"]))
+        if lang == "zh":
+            head = f"表头在第 {where} 行；" if where else ""
+            lines.append(f"  {head}识别的列：{found}；未识别（不使用）：{ignored}")
+        else:
+            head = f"header on line(s) {where}; " if where else ""
+            lines.append(f"  {head}columns recognised: {found}; not recognised (unused): {ignored}")
     flag = " [不得组织竣工验收]" if lang == "zh" else " [acceptance withheld]"
     for r in table[table["verdict"] != PASS].to_dict("records"):
         mark = flag if r["acceptance_withheld"] else ""

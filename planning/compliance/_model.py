@@ -293,7 +293,9 @@ def _missing_columns(reg: Table, devs: list[Dev]) -> None:
     }
     absent = {
         "households": "households" not in reg.frame,
-        "geometry": bool(reg.frame.geometry.isna().all()),
+        # no location at all, and not because every row's coordinates were refused
+        "geometry": bool(reg.frame.geometry.isna().all())
+        and not any("location" in i.criteria for row in reg.issues for i in row),
     }
     crits = {"households": ("area", "land"), "geometry": ("location", "reach")}
     for col, missing in absent.items():

@@ -20,12 +20,18 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from pyproj import CRS
 
 from planning import coords
 from planning._errors import CRSError, InputError
+from planning._files import (
+    TABLE_SUFFIXES,
+    layer_names,
+    read_raw_tables,
+    read_vector,
+    table_from_raw,
+)
 from planning.compliance._values import is_empty, norm, parse_number
 from planning.standards import MILESTONES
 
@@ -164,37 +170,32 @@ def _describe(path: Path) -> str:
 
 def _read_source(
     src: str | Path, *, layer: str | None, facilities: bool
-) -> tuple[pd.DataFrame, str, pd.DataFrame | None, str]:
-    """Read a file; return the table, the row word, a facility table beside it and its name."""
+) -> tuple[pd.DataFrame, str, pd.DataFrame | None, str, tuple[int, ...]]:
+    """Read a file: table (indexed by line or feature), row word, facility table, header.
+
+    The facility table is a sheet or layer beside the register (with its name); the
+    header lines are those of a spreadsheet (none for a GIS layer).
+    """
     path = Path(src)
-    if not path.is_file():
-        what = "Facility file" if facilities else "Register"
-        msg = f"{what} '{path}' does not exist. Check the path and the working folder."
-        raise InputError(msg)
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            try:
-                return pd.read_csv(path, dtype=str, encoding="utf-8-sig"), "row", None, ""
-            except UnicodeDecodeError:
-                return pd.read_csv(path, dtype=str, encoding="gb18030"), "row", None, ""
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            sheets = pd.read_excel(path, sheet_name=None)
-            main, other = _choose_layers(list(sheets), layer, facilities, path)
-            return sheets[main], "row", (sheets[other] if other else None), other or ""
-        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-        main, other = _choose_layers(names, layer, facilities, path)
-        table = gpd.read_file(path, layer=main)
-        extra = gpd.read_file(path, layer=other) if other else None
-    except InputError:
-        raise
-    except Exception as exc:  # any reader failure: pandas, openpyxl, zipfile, GDAL
-        msg = (
-            f"Cannot read {_describe(path)}: {exc}. Give a GeoPackage, GeoJSON, shapefile, "
-            "CSV (UTF-8 or GB18030) or Excel (.xlsx) file."
-        )
-        raise InputError(msg) from exc
-    return table, "feature", extra, other or ""
+    what = "facility" if facilities else "register"
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        raws, encoding = read_raw_tables(path, what=what, all_sheets=True)
+        names = list(raws)
+        main, other = _choose_layers(names, layer, facilities, path) if names[0] else ("", None)
+        aliases = FACILITY_ALIASES if facilities else ALIASES
+        sheet = table_from_raw(raws[main], known=aliases.__contains__, encoding=encoding)
+        extra = None
+        if other:
+            extra = table_from_raw(raws[other], known=FACILITY_ALIASES.__contains__).frame
+        return sheet.frame, "row", extra, other or "", sheet.header_lines
+    names = layer_names(path, what)
+    main, other = _choose_layers(names, layer, facilities, path)
+    table = read_vector(path, layer=main, what=what)
+    table.index = pd.RangeIndex(1, len(table) + 1)
+    extra = read_vector(path, layer=other, what=what) if other else None
+    if extra is not None:
+        extra.index = pd.RangeIndex(1, len(extra) + 1)
+    return table, "feature", extra, other or "", ()
 
 
 def _choose_layers(
@@ -231,23 +232,34 @@ def read_table(
     none of the expected columns, or a facility layer without development ids.
     """
     extra: pd.DataFrame | None = None
+    header: tuple[int, ...] = ()
     if isinstance(src, pd.DataFrame):
         raw = src.copy()
         source = name or ("the facility layer" if facilities else "the register")
         word = "feature" if isinstance(src, gpd.GeoDataFrame) else "row"
         rows = np.asarray(raw["row"]) if "row" in raw else np.arange(1, len(raw) + 1)
     else:
-        raw, word, extra, extra_name = _read_source(src, layer=layer, facilities=facilities)
+        raw, word, extra, extra_name, header = _read_source(src, layer=layer, facilities=facilities)
         source = _describe(Path(src))
-        rows = np.arange(2, len(raw) + 2) if word == "row" else np.arange(1, len(raw) + 1)
+        rows = np.asarray(raw.index)
         if extra is not None:
-            first = 2 if word == "row" else 1
-            extra = extra.assign(row=np.arange(first, len(extra) + first))
+            extra = extra.assign(row=np.asarray(extra.index))
     if len(raw) == 0:
         msg = f"{source} is empty: it has no rows. Check the file, sheet or layer."
         raise InputError(msg)
     mapping = _map_columns(raw, columns, FACILITY_ALIASES if facilities else ALIASES, source)
+    geometry = getattr(raw, "_geometry_column_name", None)
+    used = {str(v) for v in mapping.values()}
+    ignored = [str(c) for c in raw.columns if str(c) not in used and c not in (geometry, "row")]
     found = set(mapping) - {"lon", "lat", "wkt", "row"}
+    if not facilities and "dev_id" not in mapping and found:
+        msg = (
+            f"{source} has no development id column: none of its headers means dev_id "
+            f"(not recognised: {', '.join(ignored) or 'none'}). Name the id column 项目编号 "
+            "or dev_id, or map it with columns={'your header': 'dev_id'} (command line: "
+            "--column 'your header=dev_id')."
+        )
+        raise InputError(msg)
     judged = found - {"name", "project_id", "phase", "area_kind", "facility_lon", "facility_lat"}
     if facilities and "dev_id" not in mapping:
         msg = (
@@ -273,6 +285,18 @@ def read_table(
         word,
         {c: str(s) for c, s in mapping.items()},
         [[] for _ in range(len(frame))],
+    )
+    table.extra["headers"] = {
+        "header_lines": list(header),
+        "recognised": {str(v): c for c, v in mapping.items()},
+        "ignored": ignored,
+    }
+    log.info(
+        "%s: header %s; recognised %s; not recognised %s",
+        source,
+        f"on line(s) {', '.join(map(str, header))}" if header else "of the layer",
+        ", ".join(f"{v}→{c}" for c, v in mapping.items()),
+        ", ".join(ignored) or "none",
     )
     if extra is not None:
         kind = "sheet" if word == "row" else "layer"
@@ -334,6 +358,8 @@ def _set_geometry(table: Table, raw: pd.DataFrame, crs: Any) -> None:
     if geoms.crs is None:
         geoms = geoms.set_crs(4326 if shifted or crs is None else crs)
     table.crs = CRS.from_user_input(geoms.crs)
+    if table.crs.is_geographic:
+        geoms = _refuse_bad_degrees(table, geoms)
     if shifted:
         try:
             geoms = coords.to_wgs84(gpd.GeoDataFrame(geometry=geoms), source=str(crs)).geometry
@@ -344,6 +370,29 @@ def _set_geometry(table: Table, raw: pd.DataFrame, crs: Any) -> None:
     table.frame = table.frame.set_geometry(
         gpd.GeoSeries(geoms.to_crs(4326).to_numpy(), index=table.frame.index, crs=4326)
     )
+
+
+def _refuse_bad_degrees(table: Table, geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """Turn geometries with swapped or impossible lon/lat into issues and None."""
+    bounds = geoms.bounds.to_numpy()  # minx, miny, maxx, maxy; NaN for None
+    out = geoms.copy()
+    for pos in np.flatnonzero(np.isfinite(bounds).all(axis=1)):
+        x0, y0, x1, y1 = bounds[pos]
+        swapped = max(abs(y0), abs(y1)) > 90 or (y0 >= 72 and y1 <= 138 and x0 >= 0 and x1 <= 56)
+        if not swapped and max(abs(x0), abs(x1)) <= 180:
+            continue
+        why = "look swapped (lat, lon order)" if swapped else "are not longitude/latitude"
+        col = "wkt" if "wkt" in table.frame else None
+        zh, en = table.where(int(pos), col)
+        table.add(
+            int(pos),
+            f"{zh}：几何坐标（如 {x0:.4f}, {y0:.4f}）经纬度颠倒或超出范围，无法定位，请更正",
+            f"{en}: the geometry's coordinates (e.g. {x0:.4f}, {y0:.4f}) {why}, so it cannot "
+            "be located; write longitude first, then latitude",
+            ("location", "reach"),
+        )
+        out.iloc[pos] = None
+    return out
 
 
 def _wkt(table: Table, pos: int, value: Any) -> Any:

@@ -96,6 +96,7 @@ def summarise(
         "rows_with_issues": int((table["issues_en"] != "").sum()),
         "orphan_facilities": orphans,
         "rules_applied": applied,
+        "columns": reg.extra.get("headers", {}),
     }
 
 

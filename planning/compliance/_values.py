@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planning._files import header_key
+
 #: A date known to lie between two days (equal for a full date, a month for "2026年10月").
 Span = tuple[dt.date, dt.date]
 
@@ -25,8 +27,7 @@ _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
 
 def norm(name: Any) -> str:
     """Return a column header in comparable form: no case, spaces or bracketed units."""
-    text = re.sub(r"[（(\[【].*?[）)\]】]", "", str(name)).strip().lower()
-    return re.sub(r"[\s\-:：/]+", "_", text).strip("_")
+    return header_key(name)
 
 
 def is_empty(value: Any) -> bool:

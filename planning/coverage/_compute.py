@@ -24,6 +24,7 @@ from planning.access import (
 from planning.coverage._columns import _fmt, col_covered
 from planning.coverage._gaps import gap_areas
 from planning.coverage._result import CoverageResult
+from planning.coverage._shift import shift_warning
 from planning.coverage._spots import best_spots, with_best_spots
 from planning.coverage._targets import _capacity_threshold, evaluate_targets, two_step_fca
 from planning.coverage._units import unit_table
@@ -74,6 +75,10 @@ def compute_coverage(
         msg = f"thresholds_min must be positive minutes, got {thresholds_min}."
         raise InputError(msg)
     _check_stations(stations)
+    _check_demand(demand)
+    shifted = shift_warning(network, stations)
+    if shifted:
+        log.warning(shifted)
     demand = demand.reset_index(drop=True)
     stations = stations.reset_index(drop=True)
     snap_d = snap_points(network, demand, max_snap_m=max_snap_m)
@@ -99,7 +104,7 @@ def compute_coverage(
     )
     areas = _service_area_table(network, stations, area_cells.areas, cov, dem)
     unit_tab = unit_table(dem, stations, units, thresholds)
-    excluded = _excluded(demand, stations, dem, snap_s)
+    excluded = _excluded(demand, stations, dem, snap_s, units)
     totals = _totals(dem, thresholds)
     tgt = evaluate_targets(targets, dem, stations, unit_tab, cov)
     result = CoverageResult(
@@ -135,6 +140,36 @@ def _check_stations(stations: gpd.GeoDataFrame) -> None:
     if len(stations) == 0:
         msg = "No station given: coverage needs at least one station."
         raise InputError(msg)
+    if stations.crs is None:
+        msg = (
+            "`stations` has no CRS, so they cannot be placed on the network. Give it one, "
+            "e.g. `stations.set_crs('EPSG:4326')` for longitude/latitude (read files with "
+            "`io.read_stations`, which asks for it)."
+        )
+        raise InputError(msg)
+
+
+def _check_demand(demand: gpd.GeoDataFrame) -> None:
+    if demand.crs is None:
+        msg = (
+            "`demand` has no CRS, so its points cannot be placed on the network. Give it one, "
+            "e.g. `demand.set_crs('EPSG:4326')`, or build it with `population.demand_from_*`."
+        )
+        raise InputError(msg)
+    for col in ("elderly", "population"):
+        if col not in demand.columns:
+            msg = f"`demand` needs a '{col}' column; columns present: {list(demand.columns)}."
+            raise InputError(msg)
+        values = pd.to_numeric(demand[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            rows = ", ".join(map(str, demand.index[bad][:5]))
+            msg = (
+                f"`demand['{col}']` must hold finite counts ≥ 0, but {int(bad.sum())} rows do "
+                f"not (rows {rows}: {demand[col][bad].iloc[0]!r}). Fill them in, e.g. "
+                f"`demand['{col}'] = demand['{col}'].fillna(0)`, or drop the rows."
+            )
+            raise InputError(msg)
 
 
 def _require_some_reachable(
@@ -255,9 +290,14 @@ def _service_area_table(
 
 
 def _excluded(
-    demand: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, dem: gpd.GeoDataFrame, snap_s: Snapped
+    demand: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    dem: gpd.GeoDataFrame,
+    snap_s: Snapped,
+    units: gpd.GeoDataFrame | None,
 ) -> pd.DataFrame:
     rows = list(demand.attrs.get("report", []))
+    rows += [] if units is None else list(units.attrs.get("report", []))
     bad = dem["snap_status"] != "ok"
     for reason, g in dem[bad].groupby("snap_status"):
         rows.append(

@@ -82,8 +82,10 @@ def gap_areas(
     :func:`planning.population.demand_from_rasters`) by 8-neighbour contiguity of its
     cells; point demand when two points are at most `link_m` apart. Rows in no unit
     (outside every unit or in a hole of one) form gaps with ``unit_id``
-    ``"(outside units)"``. No row is left out: the older people of the gaps add up to
-    every older person not covered at the threshold (checked on every call).
+    ``"(outside units)"``. No located row is left out: the older people of the gaps add
+    up to every older person not covered at the threshold (checked on every call), but
+    for rows without a geometry, which have no place to draw and are counted in
+    ``excluded.csv`` as unreachable.
 
     Parameters
     ----------
@@ -122,7 +124,9 @@ def gap_areas(
     """
     t = check_threshold(cov, threshold_min)
     dem = cov.demand
-    rows = np.flatnonzero(~dem[col_covered(t)].to_numpy(dtype=bool))
+    # points without a geometry have no place on a map: they are reported excluded
+    placed = ~(dem.geometry.isna() | dem.geometry.is_empty).to_numpy()
+    rows = np.flatnonzero(~dem[col_covered(t)].to_numpy(dtype=bool) & placed)
     if len(rows) == 0:
         return gpd.GeoDataFrame(
             columns=[*GAP_COLUMNS, "geometry"], geometry="geometry", crs=dem.crs

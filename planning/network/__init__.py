@@ -19,6 +19,7 @@ from typing import Any
 import geopandas as gpd
 
 from planning._errors import InputError
+from planning._files import check_file
 from planning._validate import describe
 from planning.network._lines import choose_metric_crs, network_from_lines
 from planning.network._model import Components, Network, Noding
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 _OSM_SUFFIXES = {".osm", ".xml", ".bz2", ".pbf"}
+_WGS84 = {"EPSG:4326", "4326", "WGS84", "WGS-84"}
 _LINE_SUFFIXES = {".shp", ".gpkg", ".geojson", ".json", ".fgb", ".gml", ".kml", ".zip"}
 
 
@@ -48,12 +50,15 @@ def read_network(
     components: Components = "largest",
     noding: Noding = "vertices",
     exclude: Iterable[str] | None = None,
+    source_crs: Any = None,
 ) -> Network:
     """Build a network from a path, choosing the reader by file type.
 
     ``.osm``, ``.xml``, ``.osm.bz2`` and ``.pbf`` go to :func:`network_from_xml` (which
     alone uses `exclude`, its walk-filter rules); line layers (``.shp``, ``.gpkg``,
-    ``.geojson``, ...) and GeoDataFrames to :func:`network_from_lines`.
+    ``.geojson``, ...) and GeoDataFrames to :func:`network_from_lines`, which alone uses
+    `source_crs`, the CRS of a layer that carries none (``network: {crs: ...}``; OSM data
+    is always WGS-84, so stating another CRS for an OSM file is an error).
 
     Returns
     -------
@@ -67,10 +72,18 @@ def read_network(
             walk_speed_m_s=walk_speed_m_s,
             components=components,
             noding=noding,
+            source_crs=source_crs,
         )
     path = Path(source)
     suffix = path.suffix.lower()
+    check_file(path, "OSM" if suffix in _OSM_SUFFIXES else "road")
     if suffix in _OSM_SUFFIXES:
+        if source_crs is not None and str(source_crs).strip().upper() not in _WGS84:
+            msg = (
+                f"OpenStreetMap file {describe(path)} is always in WGS-84, but the scenario "
+                f"says `crs: {source_crs}`. Remove `crs` from the `network:` section."
+            )
+            raise InputError(msg)
         return network_from_xml(
             path, crs=crs, walk_speed_m_s=walk_speed_m_s, components=components, exclude=exclude
         )
@@ -82,6 +95,7 @@ def read_network(
             walk_speed_m_s=walk_speed_m_s,
             components=components,
             noding=noding,
+            source_crs=source_crs,
         )
     msg = (
         f"Unknown road file type {describe(path)}: expected one of "

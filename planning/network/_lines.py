@@ -16,8 +16,9 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from planning import settings
+from planning import coords, settings
 from planning._errors import CRSError, InputError
+from planning._files import read_vector
 from planning._validate import describe, require_crs, require_not_empty
 from planning.network._model import Components, Network, Noding, _check_speed, _excluded_frame, _row
 
@@ -71,6 +72,7 @@ def network_from_lines(
     node_tolerance_m: float = 0.5,
     noding: Noding = "vertices",
     components: Components = "largest",
+    source_crs: Any = None,
 ) -> Network:
     """Build a walking network from a line layer (road centre lines).
 
@@ -104,6 +106,10 @@ def network_from_lines(
         Keep only the largest connected component (others are reported in
         ``Network.excluded``) or keep them all (they are reported in
         ``Network.components``).
+    source_crs : CRS-like, ``"gcj02"`` or ``"bd09"``, optional
+        CRS of a layer that carries none (``network: {crs: ...}`` in a scenario); GCJ-02
+        and BD-09 lines are converted to WGS-84 first. A layer that has a CRS keeps it
+        (stating another one is an error).
 
     Returns
     -------
@@ -111,7 +117,7 @@ def network_from_lines(
 
     """
     name = str(lines) if isinstance(lines, str | Path) else "lines"
-    gdf = _read_lines(lines, layer=layer)
+    gdf = _read_lines(lines, layer=layer, source_crs=source_crs)
     gdf = _to_metric(gdf, crs, name)
     return _network_from_gdf(
         gdf,
@@ -123,23 +129,17 @@ def network_from_lines(
     )
 
 
-def _read_lines(lines: gpd.GeoDataFrame | str | Path, *, layer: str | None) -> gpd.GeoDataFrame:
+def _read_lines(
+    lines: gpd.GeoDataFrame | str | Path, *, layer: str | None, source_crs: Any = None
+) -> gpd.GeoDataFrame:
     if isinstance(lines, gpd.GeoDataFrame):
         gdf = lines
         name: str | Path = "lines"
     else:
         name = Path(lines)
-        if not name.exists():
-            msg = f"Road file {describe(name)} does not exist. Check the path (relative paths are "
-            msg += "resolved against the scenario file's folder)."
-            raise InputError(msg)
-        try:
-            gdf = gpd.read_file(name, layer=layer)
-        except Exception as exc:
-            msg = f"Cannot read road file {describe(name)}: {exc}. Is it a vector GIS file?"
-            raise InputError(msg) from exc
+        gdf = read_vector(name, layer=layer, what="road")
     require_not_empty(gdf, name)
-    require_crs(gdf, name)
+    gdf = coords.declare_crs(gdf, source_crs, str(name))
     types = set(gdf.geom_type.dropna())
     bad = types - {"LineString", "MultiLineString"}
     if bad:

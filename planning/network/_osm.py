@@ -276,15 +276,14 @@ def _nothing_walkable(ways: _Ways, picked: _Picked, rules: tuple[str, ...], name
     counts = "; ".join(
         f"{reason}: {int(n)} ways" for reason, (n, _) in sorted(picked.dropped.items())
     )
-    clipped = (
-        f"; {picked.walkable} walkable ways left under 2 nodes after clipping"
-        if picked.walkable
-        else ""
-    )
+    clipped, fix = "", "Check the extract covers streets, or relax exclude."
+    if picked.walkable:
+        clipped = f"; {picked.walkable} walkable ways left under 2 nodes after clipping"
+        fix = "The extract is clipped too tightly: export a larger area around the study area."
     return (
         f"OSM file {name} holds no walkable way after the {describe_filter(rules)}: of "
         f"{ways.n_ways} ways, {ways.n_ways - len(ways.ids)} have no highway tag; dropped "
-        f"{counts or 'none'}{clipped}. Check the extract covers streets, or relax exclude."
+        f"{counts or 'none'}{clipped}. {fix}"
     )
 
 
@@ -378,6 +377,17 @@ def _network_from_osmnx_graph(
     return net
 
 
+def _download(
+    ox: Any, place: Any, polygon: Any, bbox: Any, options: dict[str, Any]
+) -> tuple[Any, str]:
+    with _osmnx_tags():
+        if place is not None:
+            return ox.graph_from_place(place, **options), f"osmnx:place={place}"
+        if polygon is not None:
+            return ox.graph_from_polygon(polygon, **options), "osmnx:polygon"
+        return ox.graph_from_bbox(bbox, **options), f"osmnx:bbox={bbox}"
+
+
 def network_from_osmnx(
     *,
     place: str | None = None,
@@ -408,15 +418,17 @@ def network_from_osmnx(
         msg = "Give exactly one of place=, polygon= or bbox= to download a network with osmnx."
         raise InputError(msg)
     options: dict[str, Any] = {"network_type": "walk", "retain_all": True, "simplify": False}
-    with _osmnx_tags():
-        if place is not None:
-            g = ox.graph_from_place(place, **options)
-            source = f"osmnx:place={place}"
-        elif polygon is not None:
-            g = ox.graph_from_polygon(polygon, **options)
-            source = "osmnx:polygon"
-        else:
-            assert bbox is not None
-            g = ox.graph_from_bbox(bbox, **options)
-            source = f"osmnx:bbox={bbox}"
+    try:
+        g, source = _download(ox, place, polygon, bbox, options)
+    except (OSError, ValueError) as exc:
+        # requests' ConnectionError and Timeout are OSErrors; osmnx's empty answers and
+        # geocoding failures are ValueErrors
+        msg = (
+            f"The osmnx download of the network failed ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'}). It needs "
+            "internet access to OpenStreetMap; offline, download an extract (.osm.pbf, e.g. "
+            "from Geofabrik) on a connected machine and give it as `network: {path: "
+            "city.osm.pbf}`."
+        )
+        raise InputError(msg) from exc
     return _network_from_osmnx_graph(g, source, crs, walk_speed_m_s, components, rules)

@@ -35,7 +35,8 @@ from planning._writing import check_output_dir, output_error, require_creatable
 
 log = logging.getLogger(__name__)
 
-#: Files a run may write at the top of its folder.
+#: Files a run may write at the top of its folder (and the single-layer GeoPackages that
+#: earlier versions wrote, now layers of results.gpkg, so that their folders are replaced).
 RUN_FILES = frozenset(
     {
         "index.html", "map.html", "annual.html", "run.json", "timings.json",

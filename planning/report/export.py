@@ -332,14 +332,23 @@ def _non_empty(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf[~gdf.geometry.is_empty]
 
 
+#: Layers written without a spatial index: the demand points, a third of the file (QGIS
+#: builds one on request: Layer Properties › Source › Create Spatial Index).
+_NO_SPATIAL_INDEX = ("demand",)
+
+
 def write_geopackage(result: RunResult, path: Path) -> Path:
-    """Write every layer of the run into one GeoPackage (analysis CRS) and return it."""
+    """Write every layer of the run into one GeoPackage (analysis CRS) and return it.
+
+    Every layer has a spatial index except the demand points (see `_NO_SPATIAL_INDEX`).
+    """
     if path.exists():
         path.unlink()
     for name, gdf in geopackage_layers(result).items():
         if gdf.empty:
             log.info("results.gpkg: layer %s is empty, written without features", name)
-        write_gpkg(gpkg_layer(gdf), path, name)
+        index = "NO" if name in _NO_SPATIAL_INDEX else "YES"
+        write_gpkg(gpkg_layer(gdf), path, name, SPATIAL_INDEX=index)
     return path
 
 

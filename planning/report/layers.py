@@ -1,12 +1,14 @@
 """The layers of a run's maps: its tables shaped once, in lon/lat, with escaped tooltips.
 
 :func:`map_data` turns a run (or a coverage result) into a :class:`MapData`: units with
-their coverage share, stations by kind, service areas per threshold, gaps, the elderly
-density points (gridded by :func:`density_raster`) and, when the run has them, proposed
-sites and development verdicts. The accessors (:func:`siting_of`, :func:`compliance_of`,
-:func:`reasons_of`, ...) read a run's optional siting and compliance tables for the maps,
-pages, workbook and charts alike. Every string that comes from data is HTML-escaped
-before it reaches a tooltip or popup.
+their coverage share and its classes (relative to the target of :func:`target_share`),
+the analysis network as one line, stations by kind, service areas per threshold, gaps,
+the elderly density points (gridded by :func:`density_raster` into one image) and, when
+the run has them, proposed sites and development verdicts. Geometry is kept at about
+1 m; each map simplifies it for its own scale. The accessors (:func:`siting_of`,
+:func:`compliance_of`, :func:`reasons_of`, ...) read a run's optional siting and
+compliance tables for the maps, pages, workbook and charts alike. Every string that
+comes from data is HTML-escaped before it reaches a tooltip or popup.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from pyproj import Transformer
 import planning.report._i18n as _i18n
 from planning._errors import InputError
 from planning.coverage import REASON_NO_PATH, REASON_UNREACHABLE, CoverageResult
-from planning.report._web import _esc, _fmt_num, _round_coords
-from planning.report.palette import DENSITY_BINS, kind_colours
+from planning.report._geometry import network_lines, to_web
+from planning.report._web import _esc, _fmt_num
+from planning.report.palette import DENSITY_BINS, ShareClasses, kind_colours, share_classes
 from planning.report.tiles import TileSpec, scenario_tiles, tile_layers
 from planning.results import ComplianceTables, RunResult, SitingTables
 from planning.scenario import Scenario
@@ -37,7 +40,6 @@ ATTRIBUTION = (
     "Roads and boundaries © OpenStreetMap contributors (ODbL 1.0); population WorldPop "
     "(CC BY 4.0, Tatem 2017, Sci. Data 4:170004)"
 )
-_SIMPLIFY_M = 5.0
 
 
 def siting_tables(
@@ -160,14 +162,18 @@ class MapData:
     """The layers of a run prepared once for every map (EPSG:4326, strings escaped).
 
     Each frame holds a ``tip`` column (escaped HTML for the tooltip) and the columns its
-    style needs; ``links`` maps unit ids to their page paths (relative to the district
-    map), empty when there are no unit pages.
+    style needs; ``classes`` colour the units by their coverage share within the largest
+    threshold (relative to the rule set's target for it); ``network`` holds the analysis
+    network as one line (empty without one); ``links`` maps unit ids to their page
+    paths (relative to the district map), empty when there are no unit pages.
     """
 
     t: dict[str, str]
     lang: str
     thresholds: tuple[float, ...]
     units: gpd.GeoDataFrame
+    classes: ShareClasses
+    network: gpd.GeoDataFrame
     stations: gpd.GeoDataFrame
     kind_colours: dict[str, str]
     areas: gpd.GeoDataFrame
@@ -185,6 +191,32 @@ def _coverage_of(
     if isinstance(result, CoverageResult):
         return result, None, None, None
     return result.coverage, siting_of(result)[0], compliance_of(result), result.scenario
+
+
+def target_share(cov: CoverageResult) -> float | None:
+    """Return the target share for coverage within the largest threshold, or None.
+
+    The rule set's ``spatial_coverage`` target at that threshold (of any station kind
+    first); None when the rule set has none.
+    """
+    targets = cov.targets
+    if targets.empty or not {"measure", "threshold_min", "min"} <= set(targets.columns):
+        return None
+    at = targets[
+        (targets["measure"] == "spatial_coverage")
+        & (targets["threshold_min"].astype(float) == float(cov.thresholds_min[-1]))
+    ]
+    if at.empty:
+        return None
+    if "kinds" in at:
+        at = at.sort_values("kinds", key=lambda k: k.astype(str) != "any", kind="stable")
+    return float(at["min"].iloc[0])
+
+
+def _network_layer(result: RunResult | CoverageResult) -> gpd.GeoDataFrame:
+    if isinstance(result, CoverageResult):
+        return gpd.GeoDataFrame({"tip": []}, geometry=[], crs=4326)
+    return network_lines(result.network.edges)
 
 
 def map_data(
@@ -222,11 +254,14 @@ def map_data(
         specs = tiles if isinstance(tiles, list) else tile_layers(tiles)
     links = dict(links or {})
     stations = _station_layer(cov.stations, t, lang)
+    units = _unit_layer(cov, t, lang, links)
     return MapData(
         t=t,
         lang=lang,
         thresholds=tuple(cov.thresholds_min),
-        units=_unit_layer(cov, t, lang, links),
+        units=units,
+        classes=share_classes(units["share"], target=target_share(cov)),
+        network=_network_layer(result),
         stations=stations,
         kind_colours=kind_colours(stations["kind"]) if len(stations) else {},
         areas=_area_layer(cov.service_areas, t),
@@ -237,14 +272,6 @@ def map_data(
         tiles=specs,
         links=links,
     )
-
-
-def _to_web(gdf: gpd.GeoDataFrame, *, simplify_m: float | None = None) -> gpd.GeoDataFrame:
-    out = gdf
-    if simplify_m and out.crs is not None and out.crs.is_projected:
-        out = out.set_geometry(out.geometry.simplify(simplify_m))
-    out = out.to_crs(4326)
-    return out.set_geometry(_round_coords(out.geometry.values), crs=4326)
 
 
 def unit_label(row: Mapping[str, Any], lang: str) -> str:
@@ -277,13 +304,11 @@ def _unit_layer(
             popup += f'<br><a href="{href}" target="_top">{_esc(t["open_unit_report"])} →</a>'
         rows.append({"unit_id": str(u["unit_id"]), "tip": tip, "popup": popup, "share": share})
     frame = pd.DataFrame(rows, columns=["unit_id", "tip", "popup", "share"])
-    return gpd.GeoDataFrame(
-        frame, geometry=_to_web(units, simplify_m=_SIMPLIFY_M).geometry.values, crs=4326
-    )
+    return gpd.GeoDataFrame(frame, geometry=to_web(units).geometry.values, crs=4326)
 
 
 def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
-    sta = _to_web(stations)
+    sta = to_web(stations)
     t_max_cols = [c for c in sta.columns if c.startswith("elderly_within_")]
     within = t_max_cols[-1] if t_max_cols else None
     tips = []
@@ -311,8 +336,9 @@ def _station_layer(stations: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> 
 
 
 def _area_layer(areas: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
-    keep = areas[~(areas.geometry.is_empty | shapely.is_missing(areas.geometry.to_numpy()))]
-    web = _to_web(keep, simplify_m=_SIMPLIFY_M)
+    geoms = np.asarray(areas.geometry.values)
+    keep = areas[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    web = to_web(keep)
     tips = [
         f"{_esc(sid)} · {_fmt_num(th, '{:g}')} {_esc(t['min'])}<br>"
         f"{_esc(t['elderly'])}: {_fmt_num(e)}"
@@ -333,7 +359,7 @@ def _gap_layer(gaps: gpd.GeoDataFrame, t: dict[str, str]) -> gpd.GeoDataFrame:
     """Return the gap areas for the maps, each with its tooltip (figures and best spot)."""
     if gaps.empty:
         return gpd.GeoDataFrame({"gap_id": [], "unit_id": [], "tip": []}, geometry=[], crs=4326)
-    web = _to_web(gaps, simplify_m=_SIMPLIFY_M)
+    web = to_web(gaps)
     return gpd.GeoDataFrame(
         {
             "gap_id": web["gap_id"].astype(str).to_numpy(),
@@ -376,6 +402,12 @@ def _gap_tip(g: pd.Series, t: dict[str, str]) -> str:
     return "<br>".join(lines)
 
 
+def _located(demand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Demand points that have a geometry (those without are reported excluded)."""
+    geom = demand.geometry
+    return demand[~(geom.isna() | geom.is_empty).to_numpy()]
+
+
 def density_grid(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
     """Aggregate older people of the demand points into square cells of `cell_m` metres.
 
@@ -386,6 +418,7 @@ def density_grid(demand: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
         cells without older people are left out.
 
     """
+    demand = _located(demand)
     crs = demand.crs
     if crs is None or not crs.is_projected:
         demand = demand.to_crs(demand.estimate_utm_crs())
@@ -427,7 +460,8 @@ class DensityRaster:
 
 def density_points(demand: gpd.GeoDataFrame) -> DensityPoints:
     """Return the demand points with older people, in Web-Mercator metres."""
-    pts = demand[demand["elderly"].to_numpy() > 0]
+    pts = _located(demand)
+    pts = pts[pts["elderly"].to_numpy() > 0]
     if pts.empty:
         return DensityPoints(np.empty(0), np.empty(0), np.empty(0), 1.0)
     lat0 = float(np.mean(pts.to_crs(4326).total_bounds[[1, 3]]))
@@ -482,7 +516,7 @@ def _to_mercator(window: tuple[float, ...]) -> tuple[tuple[float, float], tuple[
 
 
 def _site_layer(sites: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
-    web = _to_web(sites)
+    web = to_web(sites)
     web["geometry"] = web.geometry.representative_point()
     newly = newly_covered_column(web)
     tips = []
@@ -503,7 +537,7 @@ def _site_layer(sites: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.Ge
 
 
 def _development_layer(devs: gpd.GeoDataFrame, t: dict[str, str], lang: str) -> gpd.GeoDataFrame:
-    web = _to_web(devs)
+    web = to_web(devs)
     verdict = web.get("verdict", pd.Series(["UNKNOWN"] * len(web), index=web.index))
     web["verdict"] = verdict.fillna("UNKNOWN").astype(str).str.upper()
     tips = []

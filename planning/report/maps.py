@@ -7,10 +7,15 @@ folder writes them once into ``assets/`` beside its pages (:func:`save_map`,
 (the default) and 128 unit pages share one copy of Leaflet. In Jupyter, a map shows
 inline with Leaflet embedded.
 
-Layers can be switched on and off: units coloured by coverage share, elderly density (a
-grid of cells), service areas per threshold, gaps, stations by kind, proposed sites and
-developments by verdict, each with a legend. Every string that comes from data is
-HTML-escaped before it reaches a tooltip, popup, legend or layer name.
+Layers can be switched on and off: units coloured by coverage share (classes relative
+to the rule set's target, spread by natural breaks), elderly density (one image), the
+analysis road network as a light context line (the maps need no basemap to be read),
+service areas per threshold, gaps, stations by kind, proposed sites and developments by
+verdict. The legend shows the layers that are on; the scale bar is metric. A click
+anywhere on the district map opens the unit under it, whatever layers lie on top (see
+:mod:`planning.report._controls` for the panes and controls). Each map simplifies its
+layers for its first view (:mod:`planning.report._geometry`). Every string that comes
+from data is HTML-escaped before it reaches a tooltip, popup, legend or layer name.
 
 The layers come from :func:`planning.report.layers.map_data`, the basemap from
 :mod:`planning.report.tiles` (none by default); :func:`save_map`, :func:`map_fragment`
@@ -20,19 +25,30 @@ and :func:`write_assets` write the pages and their shared assets.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import offlinefolium as folium
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element
 from offlinefolium.raster_layers import ImageOverlay
-from offlinefolium.template import Template
 
 import planning.report._i18n as _i18n
 from planning._errors import InputError
 from planning.coverage import CoverageResult
+from planning.report._controls import (
+    Attribution,
+    FocusWithoutScroll,
+    Legend,
+    MetricScale,
+    SharedLines,
+    UnitClick,
+    add_panes,
+    pane,
+)
+from planning.report._geometry import MIN_TOLERANCE_M, map_tolerance_m, polygon_image, simplify_web
 from planning.report._offline import (
     _LEAFLET_CSS,
     _LEAFLET_JS,
@@ -44,13 +60,13 @@ from planning.report._offline import (
 from planning.report._web import _esc, _round_coords
 from planning.report.layers import ATTRIBUTION, DensityRaster, MapData, density_raster, map_data
 from planning.report.palette import (
-    _SHARE_BINS,
     DENSITY_BINS,
     GAP_COLOUR,
+    NETWORK_COLOUR,
+    NO_DATA_COLOUR,
     SITE_COLOUR,
     THRESHOLD_COLOURS,
     VERDICT_COLOURS,
-    share_colour,
 )
 from planning.report.tiles import TileSpec, tile_layers
 from planning.results import RunResult
@@ -63,71 +79,15 @@ __all__ = [
     "save_map",
     "unit_map",
     "write_assets",
+    "write_shared_network",
 ]
 
 #: Cell size in metres of the density grid on the district map and on unit maps.
 DENSITY_CELL_M = {"district": 500.0, "unit": 200.0}
-
-
-class _Legend(MacroElement):  # type: ignore[misc]
-    """A Leaflet control with the legend (HTML built from escaped text)."""
-
-    _template = Template(
-        """
-        {% macro header(this, kwargs) %}
-        <style>
-        .planning-legend { background: rgba(255,255,255,.92); padding: 6px 8px;
-          font: 12px/1.35 system-ui, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
-          border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
-          max-height: 45vh; overflow-y: auto; max-width: 260px; }
-        .planning-legend h4 { margin: 4px 0 2px; font-size: 12px; }
-        .planning-legend i { display: inline-block; width: 14px; height: 11px;
-          margin-right: 5px; vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
-        .planning-legend i.dot { border-radius: 50%; width: 10px; height: 10px; }
-        .planning-legend .empty { color: #777; font-style: italic; }
-        .planning-legend .ramp, .planning-legend .ramp-l { display: flex; width: 210px; }
-        .planning-legend .ramp span { flex: 1; height: 10px; border: 1px solid rgba(0,0,0,.15); }
-        .planning-legend .ramp-l small { flex: 1; font-size: 10px; color: #444; }
-        .site-rank { background: #111; color: #fff; border: 2px solid #fff;
-          border-radius: 50%; width: 22px; height: 22px; line-height: 18px;
-          text-align: center; font: bold 11px sans-serif; box-shadow: 0 0 3px #000; }
-        </style>
-        {% endmacro %}
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
-        {{ this.get_name() }}.onAdd = function (map) {
-            var div = L.DomUtil.create("div", "planning-legend");
-            div.innerHTML = {{ this.content|tojson }};
-            L.DomEvent.disableScrollPropagation(div);
-            return div;
-        };
-        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, content: str, position: str = "bottomright") -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.content = content
-        self.position = position
-
-
-class _Attribution(MacroElement):  # type: ignore[misc]
-    """Add the data attribution (escaped text) to the map's attribution control."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Attribution"
-        self.text = _esc(text)
+#: Most gap areas a map draws as areas with a tooltip; the smaller rest form one image
+#: of cells of `GAP_IMAGE_CELL_M` metres (district map, unit maps).
+MAX_GAP_FEATURES = 500
+GAP_IMAGE_CELL_M = {"district": 100.0, "unit": 50.0}
 
 
 def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding: int = 0) -> Any:
@@ -136,7 +96,7 @@ def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding:
         location=[(south + north) / 2, (west + east) / 2],
         tiles=None,
         zoom_start=12,
-        control_scale=True,
+        control_scale=False,
         height=height,
     )
     # keep only the resources these maps use (no jQuery, Bootstrap, Font Awesome)
@@ -155,18 +115,24 @@ def _new_map(bounds: np.ndarray, tiles: list[TileSpec], *, height: str, padding:
     # an empty icon: browsers ask for /favicon.ico otherwise, which no run folder has
     root: Any = m.get_root()
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="icon")
-    _Attribution(ATTRIBUTION).add_to(m)
+    Attribution(ATTRIBUTION).add_to(m)
+    FocusWithoutScroll().add_to(m)
+    add_panes(m)
     return m
 
 
 def _geojson(gdf: gpd.GeoDataFrame, columns: list[str]) -> str:
-    """Return a FeatureCollection of `gdf` with only `columns` as properties (NaN: null)."""
+    """Return a FeatureCollection of `gdf` with only `columns` as properties (NaN: null).
+
+    Features are numbered (``id``), so that folium's per-feature styles name them by
+    number rather than by their first property (a whole tooltip, written once more).
+    """
     props = gdf[columns].astype(object)
     props = props.where(props.notna(), None).to_dict(orient="records")
     geoms = shapely.to_geojson(np.asarray(gdf.geometry.values))
     features = ",".join(
-        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p)}}}'
-        for g, p in zip(geoms, props, strict=True)
+        f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{json.dumps(p)}}}'
+        for i, (g, p) in enumerate(zip(geoms, props, strict=True))
     )
     return f'{{"type":"FeatureCollection","features":[{features}]}}'
 
@@ -176,20 +142,25 @@ def _add_polygons(
     gdf: gpd.GeoDataFrame,
     style: Any,
     *,
-    popup: bool = False,
     extra: tuple[str, ...] = (),
-) -> None:
-    cols = ["tip", *(["popup"] if popup else []), *extra]
-    folium.GeoJson(
-        _geojson(gdf, cols),
+    **options: Any,
+) -> Any:
+    layer = folium.GeoJson(
+        _geojson(gdf, ["tip", *extra]),
         style_function=style,
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
-        popup=folium.GeoJsonPopup(fields=["popup"], labels=False) if popup else None,
-    ).add_to(group)
+        **options,
+    )
+    layer.add_to(group)
+    return layer
 
 
-def _legend_row(colour: str, label: str, *, dot: bool = False, line: bool = False) -> str:
+def _legend_row(
+    colour: str, label: str, *, dot: bool = False, line: bool = False, rule: bool = False
+) -> str:
     style = f"background:{colour}" if not line else f"border:2px solid {colour};background:none"
+    if rule:  # a road: a thin line
+        style = f"border:0;border-top:2px solid {colour};height:0;vertical-align:3px"
     cls = ' class="dot"' if dot else ""
     return f'<div><i{cls} style="{style}"></i>{_esc(label)}</div>'
 
@@ -206,55 +177,108 @@ def _layer_name(label: str, count: int | None = None) -> str:
 
 
 class _MapBuilder:
-    """Add the layers of a `MapData` (optionally cut to a window) to a map with a legend."""
+    """Add the layers of a `MapData` (optionally cut to a window) to a map with a legend.
 
-    def __init__(self, data: MapData, m: Any, *, scope: str) -> None:
+    Layers are simplified for the map's first view (:func:`map_tolerance_m` of
+    `bounds`); each legend section shows while its layers are on.
+    """
+
+    def __init__(self, data: MapData, m: Any, *, scope: str, bounds: np.ndarray) -> None:
         self.d, self.m, self.scope = data, m, scope
         self.t = data.t
-        self.legend: list[str] = []
+        self.tolerance_m = map_tolerance_m(bounds)
+        self.sections: list[tuple[str, list[Any]]] = []
+        self.notes: list[str] = []
+        self.unit_layer: Any = None
 
     def note_empty(self, label: str) -> None:
-        self.legend.append(f'<div class="empty">{_esc(label)}</div>')
+        self.notes.append(f'<div class="empty">{_esc(label)}</div>')
 
     def units(self, units: gpd.GeoDataFrame, highlight: str | None) -> None:
         t_max = f"{self.d.thresholds[-1]:g}"
         label = self.t["layer_units"].format(t=t_max)
         group = folium.FeatureGroup(name=_layer_name(label))
-
-        units = units.assign(own=(units["unit_id"] == highlight).astype(int))
+        classes = self.d.classes
+        units = simplify_web(units, self.tolerance_m, coverage=True)
+        units = units.assign(
+            own=(units["unit_id"] == highlight).astype(int),
+            fill=[classes.colour(s) for s in units["share"]],
+        )
 
         def style(f: dict[str, Any]) -> dict[str, Any]:
             own = bool(f["properties"]["own"])
             return {
-                "fillColor": share_colour(f["properties"]["share"]),
-                "color": "#000" if own else "#555",
-                "weight": 3 if own else 1,
-                "fillOpacity": 0.5 if own or highlight is None else 0.2,
+                "fillColor": f["properties"]["fill"],
+                "color": "#000" if own else "#666",
+                "weight": 3 if own else 0.8,
+                "fillOpacity": 0.6 if own or highlight is None else 0.3,
             }
 
-        _add_polygons(group, units, style, popup=self.scope == "district", extra=("own", "share"))
+        district = self.scope == "district"
+        extra = ("own", "fill", *(["popup"] if district else []))
+        self.unit_layer = _add_polygons(group, units, style, extra=extra, pane=pane("units"))
         group.add_to(self.m)
-        self.legend.append(f"<h4>{_esc(label)}</h4>")
-        self.legend.append(_ramp([(c, f"{lower:.0%}") for lower, c in _SHARE_BINS]))
+        self.sections.append((f"<h4>{_esc(label)}</h4>{self._class_rows(district)}", [group]))
+
+    def _class_rows(self, counts: bool) -> str:
+        classes = self.d.classes
+        index = [classes.index(s) for s in self.d.units["share"]]
+        rows = []
+        for i, (colour, text) in enumerate(zip(classes.colours, classes.labels(), strict=True)):
+            met = classes.target is not None and i == len(classes.colours) - 1
+            text = self.t["class_target_met"].format(range=text) if met else text
+            if counts:
+                text += f" ({sum(1 for k in index if k == i)})"
+            rows.append(_legend_row(colour, text))
+        if any(k is None for k in index):
+            rows.append(_legend_row(NO_DATA_COLOUR, self.t["class_no_elderly"]))
+        if classes.target is not None:
+            target = self.t["class_target_note"].format(target=f"{classes.target:.0%}")
+            rows.append(f"<div><small>{_esc(target)}</small></div>")
+        return "".join(rows)
+
+    def network(self, lines: gpd.GeoDataFrame, *, shared: str | None = None) -> None:
+        """Draw the network: `lines` simplified, or the file `shared` links (all of it)."""
+        lines = simplify_web(lines, self.tolerance_m)
+        if lines.empty:
+            return
+        label = self.t["layer_network"]
+        group = folium.FeatureGroup(name=_layer_name(label))
+        style = {"color": NETWORK_COLOUR, "weight": 1, "opacity": 0.7}
+        if shared is None:
+            folium.GeoJson(
+                _geojson(lines, []),
+                style_function=lambda f: style,
+                pane=pane("network"),
+                interactive=False,
+            ).add_to(group)
+        group.add_to(self.m)
+        if shared is not None:  # after the group: its script fills the group
+            SharedLines(shared, group, style).add_to(self.m)
+        self.sections.append((_legend_row(NETWORK_COLOUR, label, rule=True), [group]))
 
     def density(self, raster: DensityRaster | None, cell_m: float) -> None:
         label = self.t["layer_density"]
         if raster is None:
             self.note_empty(self.t["empty_density"])
             return
-        ImageOverlay(
+        overlay = ImageOverlay(
             raster.rgba,
             bounds=raster.bounds,
             name=_layer_name(f"{label} ({cell_m:g} m)"),
             show=False,
             pixelated=True,
             opacity=0.75,
-        ).add_to(self.m)
-        self.legend.append(f"<h4>{_esc(label)} (/km²)</h4>")
-        self.legend.append(_ramp([(c, f"{lower:,.0f}") for lower, c in DENSITY_BINS]))
+            pane=pane("density"),
+        )
+        overlay.add_to(self.m)
+        ramp = _ramp([(c, f"{lower:,.0f}") for lower, c in DENSITY_BINS])
+        self.sections.append((f"<h4>{_esc(label)} (/km²)</h4>{ramp}", [overlay]))
 
     def service_areas(self, areas: gpd.GeoDataFrame) -> None:
-        self.legend.append(f"<h4>{_esc(self.t['layer_service_areas'])}</h4>")
+        areas = simplify_web(areas, self.tolerance_m)
+        heading = len(self.sections)
+        self.sections.append((f"<h4>{_esc(self.t['layer_service_areas'])}</h4>", []))
         ths = list(self.d.thresholds)
         for i, th in reversed(list(enumerate(ths))):
             colour = THRESHOLD_COLOURS[min(i, len(THRESHOLD_COLOURS) - 1)]
@@ -270,32 +294,42 @@ class _MapBuilder:
                 lambda f, c=colour: {"fillColor": c, "color": c, "weight": 0.6, "fillOpacity": 0.2},
             )
             group.add_to(self.m)
-            self.legend.append(_legend_row(colour, label))
+            self.sections[heading][1].append(group)
+            self.sections.append((_legend_row(colour, label), [group]))
 
     def gaps(self, gaps: gpd.GeoDataFrame) -> None:
+        """Draw the gaps: the largest as areas with tooltips, the rest as one image.
+
+        Beyond :data:`MAX_GAP_FEATURES` areas (a city without stations in its outskirts
+        has thousands), the smaller ones, by older people, are drawn as one image of
+        cells of :data:`GAP_IMAGE_CELL_M` for the map's scope, in the same layer.
+        """
         label = self.t["layer_gaps"].format(t=f"{self.d.thresholds[-1]:g}")
+        gaps = simplify_web(gaps, self.tolerance_m)
         if gaps.empty:
             self.note_empty(self.t["empty_gaps"].format(t=f"{self.d.thresholds[-1]:g}"))
             return
         group = folium.FeatureGroup(name=_layer_name(label, len(gaps)))
-        _add_polygons(
-            group,
-            gaps,
-            lambda f: {
-                "fillColor": GAP_COLOUR,
-                "color": GAP_COLOUR,
-                "weight": 0.5,
-                "fillOpacity": 0.45,
-            },
-        )
+        order = np.argsort(-gaps["elderly"].to_numpy(dtype=float), kind="stable")
+        areas, rest = gaps.iloc[order[:MAX_GAP_FEATURES]], gaps.iloc[order[MAX_GAP_FEATURES:]]
+        image = polygon_image(rest, GAP_COLOUR, cell_m=GAP_IMAGE_CELL_M[self.scope])
+        if image is not None:
+            ImageOverlay(image[0], bounds=image[1], pixelated=True, interactive=False).add_to(group)
+        style = {"fillColor": GAP_COLOUR, "color": GAP_COLOUR, "weight": 0.8, "fillOpacity": 0.45}
+        _add_polygons(group, areas, lambda f: style)
         group.add_to(self.m)
-        self.legend.append(_legend_row(GAP_COLOUR, label))
+        row = _legend_row(GAP_COLOUR, label)
+        if len(rest):
+            note = self.t["gaps_as_image"].format(n=f"{len(rest):,}", top=f"{len(areas):,}")
+            row += f"<div><small>{_esc(note)}</small></div>"
+        self.sections.append((row, [group]))
 
     def stations(self, stations: gpd.GeoDataFrame) -> None:
-        self.legend.append(f"<h4>{_esc(self.t['layer_stations'])}</h4>")
         if stations.empty:
             self.note_empty(self.t["empty_stations"])
             return
+        heading = len(self.sections)
+        self.sections.append((f"<h4>{_esc(self.t['layer_stations'])}</h4>", []))
         for kind, sub in stations.groupby("kind", sort=True):
             colour = self.d.kind_colours.get(str(kind), "#333333")
             label = f"{self.t['station']}: {_i18n.kind_label(kind, self.d.lang)}"
@@ -311,7 +345,8 @@ class _MapBuilder:
                 tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
             ).add_to(group)
             group.add_to(self.m)
-            self.legend.append(_legend_row(colour, label, dot=True))
+            self.sections[heading][1].append(group)
+            self.sections.append((_legend_row(colour, label, dot=True), [group]))
 
     def sites(self, sites: gpd.GeoDataFrame | None) -> None:
         if sites is None:
@@ -333,15 +368,16 @@ class _MapBuilder:
                 tooltip=folium.Tooltip(s["tip"]),
             ).add_to(group)
         group.add_to(self.m)
-        self.legend.append(_legend_row(SITE_COLOUR, label, dot=True))
+        self.sections.append((_legend_row(SITE_COLOUR, label, dot=True), [group]))
 
     def developments(self, devs: gpd.GeoDataFrame | None) -> None:
         if devs is None:
             return
-        self.legend.append(f"<h4>{_esc(self.t['layer_developments'])}</h4>")
         if devs.empty:
             self.note_empty(self.t["empty_developments"])
             return
+        heading = len(self.sections)
+        self.sections.append((f"<h4>{_esc(self.t['layer_developments'])}</h4>", []))
         for verdict in ("FAIL", "UNKNOWN", "PASS"):
             sub = devs[devs["verdict"] == verdict]
             if sub.empty:
@@ -374,12 +410,17 @@ class _MapBuilder:
                     tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
                 ).add_to(group)
             group.add_to(self.m)
-            self.legend.append(_legend_row(colour, label, line=True))
+            self.sections[heading][1].append(group)
+            self.sections.append((_legend_row(colour, label, line=True), [group]))
 
     def finish(self) -> Any:
-        corner = "bottomleft" if self.scope == "district" else "bottomright"
-        _Legend("".join(self.legend), corner).add_to(self.m)
-        folium.LayerControl(collapsed=self.scope == "unit").add_to(self.m)
+        district = self.scope == "district"
+        corner = "bottomleft" if district else "bottomright"
+        Legend(self.sections, "".join(self.notes), corner).add_to(self.m)
+        MetricScale("bottomright" if district else "bottomleft").add_to(self.m)
+        if district and self.unit_layer is not None:
+            UnitClick(self.unit_layer).add_to(self.m)
+        folium.LayerControl(collapsed=not district).add_to(self.m)
         return self.m
 
 
@@ -391,6 +432,10 @@ def coverage_map(
     height: str = "100%",
 ) -> Any:
     """Return the district map of a run: every unit, layer and legend.
+
+    The first view fits the units; a click anywhere opens the popup of the unit under
+    it (with the link to its page), whatever layers are on; the legend shows the
+    layers that are on, with the classes of the units relative to the target.
 
     Parameters
     ----------
@@ -413,10 +458,12 @@ def coverage_map(
     if tiles is not None:
         data = _replace_tiles(data, tiles)
     bounds = data.units.total_bounds if len(data.units) else data.stations.total_bounds
-    b = _MapBuilder(data, _new_map(bounds, data.tiles, height=height), scope="district")
+    m = _new_map(bounds, data.tiles, height=height)
+    b = _MapBuilder(data, m, scope="district", bounds=bounds)
     b.units(data.units, None)
     cell = DENSITY_CELL_M["district"]
     b.density(density_raster(data.density, cell), cell)
+    b.network(data.network)
     b.service_areas(data.areas)
     b.gaps(data.gaps)
     b.stations(data.stations)
@@ -431,10 +478,18 @@ def _replace_tiles(data: MapData, tiles: str) -> MapData:
     return replace(data, tiles=tile_layers(tiles))
 
 
-def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str = "460px") -> Any:
+def unit_map(
+    data: MapData,
+    unit_id: str,
+    *,
+    pad_m: float = 400.0,
+    height: str = "460px",
+    network_script: str | None = None,
+) -> Any:
     """Return the map of one unit: its gaps, stations, service areas and sites nearby.
 
-    Layers are cut to the unit's extent plus `pad_m` metres, so a page stays small.
+    Layers are cut to the unit's extent plus `pad_m` metres and simplified for that
+    extent, so a page stays small.
 
     Parameters
     ----------
@@ -445,6 +500,9 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
         Margin around the unit, metres.
     height : str
         CSS height of the map.
+    network_script : str, optional
+        URL of the file :func:`write_shared_network` wrote: the page links it instead of
+        holding its own piece of the network (pages of one run share one copy).
 
     Returns
     -------
@@ -460,10 +518,11 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
     pad_lon = pad_m / (111_320.0 * max(np.cos(np.radians((south + north) / 2)), 0.1))
     window = (west - pad_lon, south - pad_lat, east + pad_lon, north + pad_lat)
     m = _new_map(match.total_bounds, data.tiles, height=height, padding=24)
-    b = _MapBuilder(data, m, scope="unit")
-    b.units(_window(data.units, window, clip=False), str(unit_id))
+    b = _MapBuilder(data, m, scope="unit", bounds=np.asarray(window))
+    b.units(_window(data.units, window, clip=True), str(unit_id))
     cell = DENSITY_CELL_M["unit"]
     b.density(density_raster(data.density, cell, window=window), cell)
+    b.network(_window(data.network, window, clip=True), shared=network_script)
     b.service_areas(_window(data.areas, window, clip=True))
     b.gaps(data.gaps[data.gaps["unit_id"] == str(unit_id)])
     b.stations(_window(data.stations, window, clip=False))
@@ -472,6 +531,23 @@ def unit_map(data: MapData, unit_id: str, *, pad_m: float = 400.0, height: str =
         None if data.developments is None else _window(data.developments, window, clip=False)
     )
     return b.finish()
+
+
+def write_shared_network(data: MapData, assets_dir: str | Path) -> Path:
+    """Write the network of `data` as ``network.js`` into `assets_dir` and return its path.
+
+    The file sets ``window.planningNetwork`` to the network as GeoJSON (lon/lat rounded to
+    about 1 m), for the unit maps (see `network_script` of :func:`unit_map`), simplified
+    for the map of the smallest unit.
+    """
+    path = Path(assets_dir) / "network.js"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sides = data.units.bounds.to_numpy()
+    tolerance = min((map_tolerance_m(b) for b in sides), default=MIN_TOLERANCE_M)
+    lines = simplify_web(data.network, tolerance)
+    text = f"window.planningNetwork = {_geojson(lines, [])};\n"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _window(gdf: gpd.GeoDataFrame, box: tuple[float, ...], *, clip: bool) -> gpd.GeoDataFrame:

@@ -4,13 +4,12 @@ The run folder holds ``index.html`` (the district at a glance), ``units/<unit>.h
 (one gap report per unit), ``map.html`` and ``assets/`` (Leaflet, shared by every map
 page), ``coverage.xlsx``, ``results.gpkg`` (every layer), ``charts/*.png``, the tables
 ``coverage_units.csv``, ``coverage_stations.csv``, ``targets.csv``, ``excluded.csv``
-(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present), the layers
-``demand.gpkg``, ``service_areas.gpkg``, ``gaps.gpkg``, and ``run.json`` (format
-version, inputs with checksums, parameters, rule set, targets, versions and every
-excluded input with its reason; ``"status": "complete"`` once every other file
-is written) and ``timings.json`` (seconds per step, the one file that differs between
-two runs of the same inputs). With a previous run folder, ``annual.html`` compares this
-year with last year.
+(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present),
+``run.json`` (format version, inputs with checksums, parameters, rule set, targets,
+versions and every excluded input with its reason; ``"status": "complete"`` once every
+other file is written) and ``timings.json`` (seconds per step, the one file that differs
+between two runs of the same inputs). With a previous run folder, ``annual.html``
+compares this year with last year.
 
 The folder is replaced atomically (:mod:`planning.report._staging`): a run writes into a
 hidden sibling and swaps it in when complete, so a failed or interrupted run leaves the
@@ -29,11 +28,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planning._writing import write_csv, write_gpkg
+from planning._writing import write_csv
 from planning.coverage import accounting
 from planning.report._i18n import html_lang
 from planning.report._staging import read_record, staged
@@ -141,7 +139,7 @@ def _write_files(result: RunResult, out_dir: Path, timer: StepTimer) -> None:
     with timer.step("write tables"):
         _write_tables(result, out_dir)
         if result.siting is not None:
-            write_siting(result.siting, result.siting_curve, out_dir)
+            _write_siting_curve(result.siting_curve, out_dir)
     with timer.step("workbook"):
         write_workbook(result, out_dir / "coverage.xlsx")
     with timer.step("geopackage"):
@@ -174,9 +172,6 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     write_csv(sta, out_dir / "coverage_stations.csv", index=False, float_format="%.10g")
     write_csv(cov.targets, out_dir / "targets.csv", index=False, float_format="%.10g")
     write_csv(cov.excluded, out_dir / "excluded.csv", index=False)
-    _to_gpkg(cov.demand, out_dir / "demand.gpkg", "demand")
-    _to_gpkg(cov.service_areas, out_dir / "service_areas.gpkg", "service_areas")
-    _to_gpkg(cov.gaps, out_dir / "gaps.gpkg", "gaps")
     sheets = workbook_sheets(result)
     optional = {
         "siting.csv": sheets.get("siting"),
@@ -197,14 +192,6 @@ def _write_tables(result: RunResult, out_dir: Path) -> None:
     for name, frame in optional.items():
         if frame is not None:
             write_csv(frame, out_dir / name, index=False, float_format="%.10g")
-
-
-def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
-    out = gdf.copy()
-    for col in out.columns:
-        if out[col].dtype == object and col != "geometry":
-            out[col] = out[col].astype("string")
-    write_gpkg(out, path, layer)
 
 
 def _json_default(value: Any) -> Any:
@@ -288,24 +275,13 @@ def _outputs(out_dir: Path | None) -> dict[str, int]:
     return out
 
 
-def write_siting(siting_result: Any, curve: pd.DataFrame | None, out_dir: Path) -> list[str]:
-    """Write ``siting_curve.csv`` and ``siting.gpkg`` (proposed sites); return the names.
-
-    ``siting.csv`` and the curve chart are written with the other tables and charts.
-    """
-    written = []
-    if curve is not None:
-        table = curve.copy()
-        if "selected_ids" in table:
-            table["selected_ids"] = table["selected_ids"].map(
-                lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
-            )
-        write_csv(table, out_dir / "siting_curve.csv", index=False, float_format="%.10g")
-        written.append("siting_curve.csv")
-    layer = getattr(siting_result, "siting", None)
-    if layer is not None and len(layer):
-        path = out_dir / "siting.gpkg"
-        path.unlink(missing_ok=True)
-        write_gpkg(layer, path, "siting")
-        written.append("siting.gpkg")
-    return written
+def _write_siting_curve(curve: pd.DataFrame | None, out_dir: Path) -> None:
+    """Write ``siting_curve.csv`` (the proposed sites are a layer of ``results.gpkg``)."""
+    if curve is None:
+        return
+    table = curve.copy()
+    if "selected_ids" in table:
+        table["selected_ids"] = table["selected_ids"].map(
+            lambda ids: " ".join(map(str, ids)) if isinstance(ids, list | tuple) else ids
+        )
+    write_csv(table, out_dir / "siting_curve.csv", index=False, float_format="%.10g")

@@ -34,7 +34,7 @@ from planning.report.context import (
     unit_pages,
 )
 from planning.report.layers import MapData, siting_of, unit_label
-from planning.report.maps import map_fragment, unit_map
+from planning.report.maps import map_fragment, unit_map, write_shared_network
 from planning.results import RunResult
 
 _TOP_GAPS_UNIT = 10
@@ -216,7 +216,11 @@ def unit_context(
         map=None,
     )
     if data is not None and assets_dir is not None:
-        frag = map_fragment(unit_map(data, uid), assets_url="../assets", assets_dir=assets_dir)
+        if "network_script" not in cache:
+            write_shared_network(data, assets_dir)
+            cache["network_script"] = "../assets/network.js"
+        m = unit_map(data, uid, network_script=cache["network_script"])
+        frag = map_fragment(m, assets_url="../assets", assets_dir=assets_dir)
         ctx["map"] = {
             "head": Markup(frag.head),
             "body": Markup(frag.body),
