@@ -19,11 +19,16 @@ class InfeasibleError(InputError):
     """A siting request cannot be met; the message gives the numbers that prevent it."""
 
 
+class OutputError(InputError):
+    """An output file or folder cannot be written; the message names the path and the fix."""
+
+
 def error_message(exc: BaseException) -> str:
     """Return the one-line message the command line prints for an exception.
 
-    An :class:`InputError` already names the file, row or key and the fix; any other
-    exception is prefixed with its type, e.g. ``error: MemoryError: ...``.
+    An :class:`InputError` (an :class:`OutputError` too) already names the file, row, key
+    or path and the fix; any other exception is prefixed with its type, e.g.
+    ``error: MemoryError: ...``.
     """
     if isinstance(exc, InputError):
         return f"error: {exc}"

@@ -1,15 +1,20 @@
 """Command line: ``planning run|report|site|batch``, ``planning check-developments``, ``demo``.
 
-Exit status: 0 on success, 2 for unusable input (the message names the file, row or key
-and the fix), 1 for any other failure (``planning batch``: when any district failed).
+Exit status: 0 on success, 2 for unusable input or an output folder that cannot be
+written (the message names the file, row, key or path and the fix), 130 when interrupted
+(Ctrl-C or SIGTERM: the run folder is left as it was), 1 for any other failure
+(``planning batch``: when any district failed).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from planning import __version__
 from planning._console import CONSOLE_FLAGS, add_console_options, console
@@ -99,6 +104,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so that a run cleans up as on Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Set the SIGTERM handler (main thread only) and return the previous one."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -122,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "batch":
         return _batch(args)
     previous = None
+    on_term = _on_sigterm(_interrupt)
     try:
         if args.command == "demo":
             if not DEMO_SCENARIO.exists():
@@ -155,6 +173,11 @@ def _run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(error_message(exc), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the run folder was left as it was.", file=sys.stderr)
+        return 130
+    finally:
+        _on_sigterm(on_term)
     print("\n".join(run_summary(result, out_dir=Path(out))))
     return 0
 

@@ -318,30 +318,3 @@ def _check_overlaps(gdf: gpd.GeoDataFrame, name: Any) -> None:
         )
         gdf.attrs["report"] = [*gdf.attrs.get("report", []), _report_row(reason, slivers)]
         log.info("%s: %s: %s", name, reason, ", ".join(slivers))
-
-
-#: Encoding of every CSV the toolkit writes: UTF-8 with a byte-order mark, so that
-#: Excel on Chinese Windows opens Chinese text ungarbled; pandas, QGIS and the
-#: toolkit's readers (``encoding="utf-8-sig"``) read it as plain UTF-8.
-CSV_ENCODING = "utf-8-sig"
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path, **kwargs: Any) -> Path:
-    """Write `frame` as a UTF-8 CSV with a byte-order mark, without the index.
-
-    Parameters
-    ----------
-    frame : DataFrame
-    path : str or Path
-        CSV file to write (replaced when it exists).
-    **kwargs
-        Passed to :meth:`pandas.DataFrame.to_csv` (e.g. ``float_format``).
-
-    Returns
-    -------
-    Path
-
-    """
-    out = Path(path)
-    frame.to_csv(out, index=False, encoding=CSV_ENCODING, **kwargs)
-    return out

@@ -24,7 +24,14 @@ from planning import io, network, population, standards
 from planning._errors import ScenarioError
 from planning.coverage import accounting, compute_coverage, gap_sites
 from planning.network import Network
-from planning.report import annual, lang_code, run_record, scenario_tiles, write_run
+from planning.report import (
+    annual,
+    check_out_dir,
+    lang_code,
+    run_record,
+    scenario_tiles,
+    write_run,
+)
 from planning.report.layers import siting_tables
 from planning.report.run_folder import StepTimer
 from planning.results import PreviousRun, RunResult
@@ -64,7 +71,8 @@ def run_scenario(
     scenario : Scenario or path
         A loaded scenario or the path of a YAML scenario file.
     out_dir : str or Path, optional
-        Folder to write; created if needed.
+        Run folder to write; created if needed, replaced as a whole when it exists (it
+        must then hold only what a run writes). It is checked before any work.
     previous : str or Path, optional
         Last year's run folder to compare with (the annual report); default the
         scenario's ``previous:`` (relative to the scenario file), else none.
@@ -78,10 +86,15 @@ def run_scenario(
     InputError
         For unusable inputs, an unknown report language or basemap, or a previous run
         folder that cannot be compared (another format version or study area).
+    OutputError
+        When `out_dir` cannot be written; raised before the computing when it can be
+        foreseen (a file, read-only, full, unexpected files), else when writing.
 
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     check_report_options(sc)
+    if out_dir is not None:
+        check_out_dir(Path(out_dir))
     prev = _read_previous(sc, previous)
     timer = StepTimer()
     rule_spec = sc.data.get("rules", "china-baseline")

@@ -30,10 +30,10 @@ from planning.batch import (  # noqa: E402
     BATCH_FORMAT_VERSION,
     DaskMissingError,
     WorkerPathError,
-    run_folder_complete,
     run_many,
 )
 from planning.batch._cluster import check_worker_paths  # noqa: E402
+from planning.report import is_complete  # noqa: E402
 from planning.workflow import run_scenario  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_each_district_gets_a_record_and_a_complete_run_folder(first):
     status = {r["name"]: r["status"] for r in res.records}
     assert status == {"wuhan-qingshan": "done", "qingshan-en": "done", "broken": "failed"}
     for name in ("wuhan-qingshan", "qingshan-en"):
-        assert run_folder_complete(out / name)
+        assert is_complete(out / name)
         assert (out / name / "index.html").is_file()
     for name in ("index.html", "summary.csv", "summary.xlsx", "map.html", "batch.json"):
         assert (out / name).is_file(), name
@@ -231,15 +231,15 @@ def test_an_incomplete_run_folder_is_run_again(first, client, tmp_path):
     _, _, out = first
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
-    assert run_folder_complete(copy / "wuhan-qingshan")
+    assert is_complete(copy / "wuhan-qingshan")
     page = next((copy / "wuhan-qingshan" / "units").glob("*.html"))
     page.write_text("truncated", encoding="utf-8")
-    assert not run_folder_complete(copy / "wuhan-qingshan")
+    assert not is_complete(copy / "wuhan-qingshan")
     run = json.loads((copy / "qingshan-en" / "run.json").read_text(encoding="utf-8"))
     run["status"] = "writing"
     (copy / "qingshan-en" / "run.json").write_text(json.dumps(run), encoding="utf-8")
-    assert not run_folder_complete(copy / "qingshan-en")
-    assert not run_folder_complete(tmp_path / "nothing-here")
+    assert not is_complete(copy / "qingshan-en")
+    assert not is_complete(tmp_path / "nothing-here")
 
 
 def test_duplicate_names_fail_the_second_alone(first, tmp_path, client):
@@ -279,7 +279,7 @@ def test_a_killed_worker_is_survived(tmp_path, client):
     rec = res.records[0]
     assert rec["status"] == "done", rec.get("error")
     assert rec["pid"] != killed["pid"]
-    assert run_folder_complete(out / "wuhan-qingshan")
+    assert is_complete(out / "wuhan-qingshan")
     client.wait_for_workers(2, timeout=60)
 
 

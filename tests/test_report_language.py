@@ -20,7 +20,7 @@ from _visible_text import CJK, chinese_runs, english_runs, folder_texts, html_te
 from PIL import Image
 
 from planning import settings, standards
-from planning.io import write_csv
+from planning._writing import write_csv
 from planning.report import _i18n, _sheets, annual, charts, export
 from planning.workflow import write_run
 

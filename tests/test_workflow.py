@@ -98,7 +98,9 @@ def test_run_json_records_inputs_with_checksums(demo_run):
     assert record["parameters"]["thresholds_min"] == [5.0, 10.0, 15.0]
     assert record["rules"]["name"] == "china-baseline"
     assert "geopandas" in record["versions"]
-    assert set(record["timings_s"]) >= {"network", "population", "coverage", "map"}
+    assert record["status"] == "complete" and "timings_s" not in record
+    timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    assert set(timings) >= {"network", "population", "coverage", "map"}
 
 
 def test_index_shows_the_csv_figures(demo_run):
@@ -151,15 +153,33 @@ def test_strings_from_data_are_escaped(tmp_path):
     )
 
 
-def test_same_inputs_same_tables(tmp_path):
+def test_same_inputs_same_bytes(tmp_path):
     path = _tiny_scenario(tmp_path, "unit")
     outs = []
     for k in range(2):
         out = tmp_path / f"out{k}"
         assert cli.main(["-q", "run", str(path), "--out", str(out)]) == 0
         outs.append(out)
-    for name in ("coverage_units.csv", "coverage_stations.csv", "targets.csv", "excluded.csv"):
-        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    _assert_same_bytes(outs[0], outs[1])
+
+
+def _assert_same_bytes(a: Path, b: Path) -> None:
+    """Assert two run folders hold the same files with the same bytes (timings aside)."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert {"coverage.xlsx", "results.gpkg", "run.json", "index.html"} <= {
+        f.as_posix() for f in files
+    }
+    differ = [f for f in files if (a / f).read_bytes() != (b / f).read_bytes()]
+    assert set(differ) <= {Path("timings.json")}
+
+
+@pytest.mark.slow
+def test_demo_rerun_is_byte_identical(demo_run, tmp_path):
+    _, out = demo_run
+    again = tmp_path / "again"
+    run_scenario(DEMO, out_dir=again)
+    _assert_same_bytes(out, again)
 
 
 def test_cli_unusable_input_exits_2(tmp_path, capsys):

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 from planning.batch._cluster import DaskMissingError, WorkerPathError
 from planning.batch._run import BATCH_FORMAT_VERSION, BatchResult, run_many
-from planning.batch._task import run_folder_complete
 
 __all__ = [
     "BATCH_FORMAT_VERSION",
     "BatchResult",
     "DaskMissingError",
     "WorkerPathError",
-    "run_folder_complete",
     "run_many",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from planning import __version__
+from planning._writing import write_csv
 from planning.batch._summary import LABELS, district_row, outline, summary_table
 from planning.batch._task import DONE, FAILED, SKIPPED
 from planning.report import lang_code
@@ -51,7 +52,7 @@ def write_outputs(
         rows.append(row)
         targets += tg
     summary = summary_table(rows)
-    summary.to_csv(out / "summary.csv", index=False, encoding="utf-8-sig", float_format="%.10g")
+    write_csv(summary, out / "summary.csv", float_format="%.10g")
     target_table = _targets_table(targets, lang)
     _write_workbook(summary, target_table, out / "summary.xlsx", lang)
     thresholds = [str(c).removeprefix("coverage_share_").removesuffix("min") for c in summary]

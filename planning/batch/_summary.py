@@ -17,6 +17,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from planning._writing import read_csv
 from planning.batch._task import FAILED
 
 #: Tolerance in metres when the district outline is simplified for the overview map.
@@ -46,7 +47,7 @@ LABELS = {
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path, encoding="utf-8") if path.is_file() else None
+    return read_csv(path) if path.is_file() else None
 
 
 def title_of(title: Any, name: str, lang: str) -> str:
@@ -84,8 +85,8 @@ def district_row(
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     totals = run["totals"]
     ths = [f"{t:g}" for t in run["parameters"]["thresholds_min"]]
-    units = pd.read_csv(run_dir / "coverage_units.csv", encoding="utf-8")
-    stations = pd.read_csv(run_dir / "coverage_stations.csv", encoding="utf-8")
+    units = read_csv(run_dir / "coverage_units.csv")
+    stations = read_csv(run_dir / "coverage_stations.csv")
     row.update(
         elderly=totals["elderly"],
         population=totals.get("population"),

@@ -24,6 +24,7 @@ from typing import Any
 
 from planning import __version__, settings
 from planning._errors import InputError, error_message
+from planning.report import is_complete
 from planning.scenario import Scenario
 
 #: Statuses of a district in ``batch.json``.
@@ -48,34 +49,6 @@ def parameters_hash(sc: Scenario) -> str:
     return digest.hexdigest()
 
 
-def run_folder_complete(path: Path) -> bool:
-    """Return True when `path` holds a complete run folder.
-
-    A run writes ``run.json`` last, listing every other file with its size: the folder is
-    complete when ``run.json`` reads, says ``"status": "complete"`` when it has a status,
-    and every file it lists is there with that size (unit pages summed).
-    """
-    try:
-        record = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(record, dict) or record.get("status", "complete") != "complete":
-        return False
-    outputs = record.get("outputs")
-    if not isinstance(outputs, dict) or not outputs:
-        return False
-    for key, size in outputs.items():
-        if key.endswith("/*"):
-            files = [p for p in (path / key[:-2]).rglob("*") if p.is_file()]
-            found = sum(p.stat().st_size for p in files)
-        else:
-            target = path / key
-            found = target.stat().st_size if target.is_file() else -1
-        if found != size:
-            return False
-    return True
-
-
 def inputs_unchanged(inputs: list[dict[str, Any]]) -> bool:
     """Return True when every recorded input file still has its recorded SHA-256."""
     from planning.workflow import record_input
@@ -98,7 +71,7 @@ def can_skip(job: dict[str, Any]) -> bool:
         and prev.get("status") in (DONE, SKIPPED)
         and prev.get("params_hash") == job["params_hash"]
         and bool(prev.get("inputs"))
-        and run_folder_complete(Path(job["out_dir"]))
+        and is_complete(Path(job["out_dir"]))
         and inputs_unchanged(prev["inputs"])
     )
 

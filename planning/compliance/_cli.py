@@ -13,6 +13,7 @@ import pandas as pd
 
 from planning._console import add_console_options, console
 from planning._errors import InputError
+from planning._writing import check_output_dir
 from planning.compliance._check import check_developments
 from planning.compliance._outputs import write_outputs
 from planning.compliance._reasons import FAIL, PASS, UNKNOWN
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     try:
+        check_output_dir(args.out)
         columns = dict(_split_column(c) for c in args.column)
         network = None
         if args.network is not None:

@@ -2,6 +2,9 @@
 
 Headers and verdicts are in English, or in Chinese with ``chinese_headers=True``
 (:func:`to_chinese`); :func:`read_outputs` turns either back into canonical columns.
+Workbook cells from data are text, never formulas; CSV cells that a spreadsheet would
+read as a formula (starting with ``= + - @``, a tab or a carriage return) are written with
+a leading ``'``, which :func:`read_outputs` removes.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from planning._writing import (
+    check_output_dir,
+    output_error,
+    read_csv,
+    workbook_writer,
+    write_csv,
+)
 from planning.compliance._check import ComplianceResult
-from planning.io import CSV_ENCODING, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +97,11 @@ def from_chinese(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_xlsx(path: Path, sheets: Mapping[str, pd.DataFrame]) -> None:
-    """Write sheets to an Excel workbook with frozen headers and readable widths."""
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    """Write sheets to an Excel workbook with frozen headers and readable widths.
+
+    Every cell from data is text, never a formula; the workbook carries a fixed date.
+    """
+    with workbook_writer(path) as writer:
         for name, frame in sheets.items():
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
@@ -110,6 +122,11 @@ def write_outputs(
         The result of :func:`check_developments`.
     out_dir : str or Path
         Folder, created if needed.
+
+    Raises
+    ------
+    OutputError
+        When the folder or a file in it cannot be written, naming the path.
     chinese_headers : bool
         Chinese column headers and verdicts (合格/不合格/无法判定/不适用).
 
@@ -120,10 +137,9 @@ def write_outputs(
 
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_dir(out)
     table = to_chinese(result.table) if chinese_headers else result.table
     paths = {"csv": out / "compliance.csv", "xlsx": out / "compliance.xlsx"}
-    write_csv(table, paths["csv"])
     summary = pd.DataFrame(
         [
             (k, json.dumps(v, ensure_ascii=False, default=str))
@@ -134,7 +150,11 @@ def write_outputs(
     )
     names = ("合规检查", "规则", "汇总") if chinese_headers else ("compliance", "rules", "summary")
     sheets = (table, result.rules.to_frame(), summary)
-    write_xlsx(paths["xlsx"], dict(zip(names, sheets, strict=True)))
+    try:
+        write_csv(table, paths["csv"])
+        write_xlsx(paths["xlsx"], dict(zip(names, sheets, strict=True)))
+    except OSError as exc:
+        raise output_error(exc, out) from exc
     log.info("wrote %s and %s", paths["csv"], paths["xlsx"])
     return paths
 
@@ -142,9 +162,5 @@ def write_outputs(
 def read_outputs(path: str | Path) -> pd.DataFrame:
     """Read a written ``compliance.csv``/``.xlsx`` back with canonical headers and verdicts."""
     p = Path(path)
-    frame = (
-        pd.read_excel(p, sheet_name=0)
-        if p.suffix == ".xlsx"
-        else pd.read_csv(p, encoding=CSV_ENCODING)
-    )
+    frame = pd.read_excel(p, sheet_name=0) if p.suffix == ".xlsx" else read_csv(p)
     return from_chinese(frame)

@@ -8,12 +8,14 @@ in Chinese or English, from ``templates/``), the offline folium maps
 (:mod:`~planning.report.export`), the charts (:mod:`~planning.report.charts`), the
 console summary (:mod:`~planning.report.summary`) and, with
 last year's run folder, the annual comparison (:mod:`~planning.report.annual`). Every
-part reads a :class:`planning.results.RunResult`.
+part reads a :class:`planning.results.RunResult`. A run folder is replaced atomically;
+:func:`is_complete` tells whether a folder holds a complete run.
 """
 
 from __future__ import annotations
 
 from planning.report._i18n import lang_code
+from planning.report._staging import check_out_dir
 from planning.report.annual import compare_runs, read_run
 from planning.report.annual_page import annual_context
 from planning.report.charts import write_charts
@@ -23,7 +25,7 @@ from planning.report.index_page import index_context
 from planning.report.layers import MapData, map_data
 from planning.report.maps import coverage_map, save_map, unit_map
 from planning.report.pages import write_annual, write_index, write_report, write_unit_pages
-from planning.report.run_folder import run_record, write_run
+from planning.report.run_folder import is_complete, run_record, write_run
 from planning.report.summary import run_summary
 from planning.report.tiles import scenario_tiles, tile_layers
 from planning.report.unit_page import unit_context, unit_target_values
@@ -32,9 +34,11 @@ __all__ = [
     "MapData",
     "annual_context",
     "base_context",
+    "check_out_dir",
     "compare_runs",
     "coverage_map",
     "index_context",
+    "is_complete",
     "lang_code",
     "map_data",
     "read_run",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planning._errors import InputError
-from planning.io import CSV_ENCODING
+from planning._writing import read_csv
 from planning.population import assign_units
 from planning.results import (
     RUN_FORMAT_VERSION,
@@ -57,7 +57,7 @@ def read_run(path: str | Path) -> PreviousRun:
     stations = _read_table(path / "coverage_stations.csv", "station_id", ["station_id", "kind"])
     targets = pd.DataFrame(record.get("targets") or [])
     if targets.empty and (path / "targets.csv").exists():
-        targets = pd.read_csv(path / "targets.csv", encoding=CSV_ENCODING)
+        targets = read_csv(path / "targets.csv")
     return PreviousRun(path, record, units, stations, targets)
 
 
@@ -94,7 +94,7 @@ def _read_table(path: Path, id_col: str, required: list[str]) -> pd.DataFrame:
     if not path.exists():
         msg = f"The previous run folder has no {path.name} ('{path}'): it is incomplete."
         raise InputError(msg)
-    table = pd.read_csv(path, dtype={id_col: str}, encoding=CSV_ENCODING)
+    table = read_csv(path, dtype={id_col: str})
     missing = [c for c in required if c not in table.columns]
     if missing:
         msg = f"'{path}' lacks the column(s) {missing}; columns present: {list(table.columns)}."

@@ -29,6 +29,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 import planning.report._i18n as _i18n
+from planning._writing import save_figure
 from planning.report.layers import siting_of
 from planning.report.palette import THRESHOLD_COLOURS, kind_colours, share_colour
 from planning.results import Comparison, RunResult
@@ -143,8 +144,7 @@ def _save(fig: Figure, path: Path, rc: Any) -> Path:
 
     FigureCanvasAgg(fig)
     with matplotlib.rc_context(rc):
-        fig.savefig(path, format="png", metadata={"Software": None})
-    return path
+        return save_figure(fig, path)
 
 
 def _unit_labels(units: pd.DataFrame, lang: str) -> list[str]:

@@ -8,13 +8,15 @@ walking times in minutes, shares as percentages and the gap to each target; a
 ``columns`` sheet maps every header to its identifier and every code shown to its text.
 ``results.gpkg`` holds every layer (units, stations, service areas, gap areas and their
 best spots, demand, siting, developments) in the analysis CRS, ready for QGIS or ArcGIS.
+Every cell from data is text (a name such as ``=HYPERLINK(...)`` stays a name), and both
+files carry a fixed date instead of the time of writing, so that the same inputs give the
+same bytes.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import planning.report._i18n as _i18n
+from planning._writing import workbook_writer, write_gpkg
 from planning.report._sheets import (
     code_rows,
     is_share,
@@ -329,7 +332,7 @@ def write_workbook(result: RunResult, path: Path, *, headers: str | None = None)
     if sheets["units"] is not None:
         sheets["units"] = with_gap_to_target(sheets["units"], result.rules.targets)
     dictionary: list[dict[str, str]] = []
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    with workbook_writer(path) as writer:
         for sheet, frame in sheets.items():
             name = _sheet_name(sheet, lang)
             if frame is None:
@@ -356,8 +359,6 @@ def write_workbook(result: RunResult, path: Path, *, headers: str | None = None)
         table = pd.DataFrame(dictionary, columns=["sheet", "column", "code", "zh", "en"])
         table.to_excel(writer, sheet_name="columns", index=False)
         _format_sheet(writer.sheets["columns"], list(table.columns), None)
-        writer.book.properties.created = datetime(2000, 1, 1)
-        writer.book.properties.creator = "planning"
     return path
 
 
@@ -450,7 +451,7 @@ def write_geopackage(result: RunResult, path: Path) -> Path:
         if gdf.empty:
             log.info("results.gpkg: layer %s is empty, written without features", name)
         index = "NO" if name in _NO_SPATIAL_INDEX else "YES"
-        gpkg_layer(gdf).to_file(path, layer=name, driver="GPKG", SPATIAL_INDEX=index)
+        write_gpkg(gpkg_layer(gdf), path, name, SPATIAL_INDEX=index)
     return path
 
 

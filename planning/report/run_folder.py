@@ -4,10 +4,16 @@ The run folder holds ``index.html`` (the district at a glance), ``units/<unit>.h
 (one gap report per unit), ``map.html`` and ``assets/`` (Leaflet, shared by every map
 page), ``coverage.xlsx``, ``results.gpkg`` (every layer), ``charts/*.png``, the tables
 ``coverage_units.csv``, ``coverage_stations.csv``, ``targets.csv``, ``excluded.csv``
-(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present) and
+(plus ``siting.csv``, ``compliance.csv`` and ``annual_*.csv`` when present),
 ``run.json`` (format version, inputs with checksums, parameters, rule set, targets,
-versions, timings and every excluded input with its reason). With a previous run
-folder, ``annual.html`` compares this year with last year.
+versions and every excluded input with its reason; ``"status": "complete"`` once every
+other file is written) and ``timings.json`` (seconds per step, the one file that differs
+between two runs of the same inputs). With a previous run folder, ``annual.html``
+compares this year with last year.
+
+The folder is replaced atomically (:mod:`planning.report._staging`): a run writes into a
+hidden sibling and swaps it in when complete, so a failed or interrupted run leaves the
+previous folder as it was; :func:`is_complete` tells whether a folder is a complete run.
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planning._writing import write_csv
 from planning.coverage import accounting
-from planning.io import write_csv
 from planning.report._i18n import html_lang
+from planning.report._staging import read_record, staged
 from planning.report.annual import extent_lonlat
 from planning.report.charts import write_charts
 from planning.report.context import base_context, unit_pages
@@ -57,25 +64,10 @@ _VERSIONS = (
     "matplotlib",
     "openpyxl",
 )
-#: Files and folders a run writes that may be absent from a later run into the same folder.
-_OPTIONAL_OUTPUTS = (
-    "annual.html",
-    "annual_units.csv",
-    "annual_targets.csv",
-    "annual_stations.csv",
-    "siting.csv",
-    "siting_curve.csv",
-    "compliance.csv",
-    # single-layer GeoPackages of earlier versions, now layers of results.gpkg
-    "demand.gpkg",
-    "service_areas.gpkg",
-    "gaps.gpkg",
-    "siting.gpkg",
-)
 
 
 class StepTimer:
-    """Time the steps of a run, in seconds (``timings_s`` of ``run.json``)."""
+    """Time the steps of a run, in seconds (``timings.json`` of the run folder)."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
@@ -90,12 +82,59 @@ class StepTimer:
 
 
 def write_run(result: RunResult, out_dir: Path, timer: StepTimer | None = None) -> Path:
-    """Write the run folder of `result` into `out_dir` and return its path."""
+    """Write the run folder of `result` into `out_dir` and return its path.
+
+    The folder is written beside `out_dir` and takes its place only when complete; an
+    existing folder is replaced as a whole, or left untouched if the run fails.
+
+    Raises
+    ------
+    OutputError
+        When `out_dir` cannot be written (a file, read-only, full, or a folder holding
+        files a run does not write), naming the path and the fix.
+
+    """
     timer = timer or StepTimer()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out_dir)
+    try:
+        with staged(out_dir) as tmp:
+            result.out_dir = tmp  # the outputs listed in run.json are those of this folder
+            _write_files(result, tmp, timer)
+            result.timings_s = timer.timings
+            (tmp / "timings.json").write_text(
+                json.dumps(timer.timings, indent=2) + "\n", encoding="utf-8"
+            )
+            record = dict(run_record(result), status="complete")
+            (tmp / "run.json").write_text(
+                json.dumps(record, ensure_ascii=False, indent=2, default=_json_default) + "\n",
+                encoding="utf-8",
+            )
+    except BaseException:
+        result.out_dir = None  # nothing of this run was kept
+        raise
     result.out_dir = out_dir
+    return out_dir
+
+
+def is_complete(path: str | Path) -> bool:
+    """Return whether `path` is a complete run folder.
+
+    True when its ``run.json`` says ``"status": "complete"`` and every output it lists
+    is there with the size recorded; False for anything else (no folder, no or damaged
+    ``run.json``, a run that was interrupted, a file removed or truncated since).
+    """
+    folder = Path(path)
+    record = read_record(folder)
+    if record is None or record.get("status") != "complete":
+        return False
+    listed = record.get("outputs")
+    if not isinstance(listed, dict):
+        return False
+    found = _outputs(folder)
+    return all(found.get(name) == size for name, size in listed.items())
+
+
+def _write_files(result: RunResult, out_dir: Path, timer: StepTimer) -> None:
     language = str(result.scenario.data.get("language", "zh"))
     with timer.step("write tables"):
         _write_tables(result, out_dir)
@@ -123,21 +162,6 @@ def write_run(result: RunResult, out_dir: Path, timer: StepTimer | None = None) 
         log.info("map: %s", page)
     with timer.step("report"):
         write_report(result, out_dir, data=data, charts=chart_files)
-    result.timings_s = timer.timings
-    (out_dir / "run.json").write_text(
-        json.dumps(run_record(result), ensure_ascii=False, indent=2, default=_json_default),
-        encoding="utf-8",
-    )
-    return out_dir
-
-
-def _remove_stale(out_dir: Path) -> None:
-    """Remove outputs of an earlier run into the same folder that this run may not write."""
-    for name in _OPTIONAL_OUTPUTS:
-        (out_dir / name).unlink(missing_ok=True)
-    for pattern in ("units/*.html", "charts/*.png"):
-        for path in out_dir.glob(pattern):
-            path.unlink()
 
 
 def _write_tables(result: RunResult, out_dir: Path) -> None:
@@ -229,7 +253,6 @@ def run_record(result: RunResult) -> dict[str, Any]:
         },
         "outputs": _outputs(result.out_dir),
         "versions": _versions(),
-        "timings_s": result.timings_s,
     }
 
 
@@ -244,7 +267,8 @@ def _outputs(out_dir: Path | None) -> dict[str, int]:
     if out_dir is None:
         return {}
     out: dict[str, int] = {}
-    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != "run.json"):
+    skip = {"run.json", "timings.json"}
+    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name not in skip):
         rel = path.relative_to(out_dir)
         key = f"{rel.parts[0]}/*" if rel.parts[0] == "units" else rel.as_posix()
         out[key] = out.get(key, 0) + path.stat().st_size

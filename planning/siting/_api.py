@@ -167,14 +167,15 @@ def coverage_curve(
 
 
 def plot_coverage_curve(curve: pd.DataFrame, path: str | Path) -> Path:
-    """Draw the coverage curve (share against p, marginal gains as bars) to a PNG file.
+    """Draw the coverage curve (share against p, marginal gains as bars) to an image file.
 
     Parameters
     ----------
     curve : pandas.DataFrame
         The table from :func:`coverage_curve`.
     path : str or Path
-        Output PNG.
+        Output file; the suffix gives the format (``.png``, ``.pdf``, ``.svg``). The
+        same curve gives the same bytes (no date or version in the file).
 
     Returns
     -------
@@ -183,6 +184,8 @@ def plot_coverage_curve(curve: pd.DataFrame, path: str | Path) -> Path:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from planning._writing import save_figure
 
     fig = Figure(figsize=(7.0, 4.2))
     FigureCanvasAgg(fig)
@@ -203,5 +206,4 @@ def plot_coverage_curve(curve: pd.DataFrame, path: str | Path) -> Path:
     ax.set_title("Coverage curve")
     ax.grid(alpha=0.3)
     out = Path(path)
-    fig.savefig(out, dpi=150, bbox_inches="tight")
-    return out
+    return save_figure(fig, out, dpi=150, bbox_inches="tight")
