@@ -23,7 +23,7 @@ from _report_fixtures import fake_compliance, fake_curve, fake_siting, tiny_run
 
 from planning import settings
 from planning._errors import OutputError
-from planning.report import _staging, annual, is_complete, run_folder
+from planning.report import _staging, annual, export, is_complete, lang_code, run_folder
 from planning.report._staging import RUN_FILES, RUN_FOLDERS
 from planning.workflow import write_run
 
@@ -141,7 +141,9 @@ def test_no_formula_from_data_in_workbook_or_tables(tmp_path):
         for row in ws.iter_rows():
             for cell in row:
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
-    values = {c.value for row in book["stations"].iter_rows() for c in row}
+    lang = lang_code(str(result.scenario.data.get("language", "zh")))
+    sheet = export._sheet_name("stations", lang)  # tab names are in the report language
+    values = {c.value for row in book[sheet].iter_rows() for c in row}
     assert set(FORMULAS[: len(stations)]) | {"=S1", "+S2", "@S3"} <= values
     for csv in out.glob("*.csv"):
         raw = pd.read_csv(csv, dtype=str, keep_default_na=False)

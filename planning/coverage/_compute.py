@@ -324,7 +324,8 @@ def _excluded(
             }
         )
     frame = pd.DataFrame(rows, columns=["item", "reason", "count", "population", "elderly", "ids"])
-    return frame.fillna({"ids": ""})
+    frame["ids"] = frame["ids"].astype(object).where(frame["ids"].notna(), "")
+    return frame
 
 
 def _totals(dem: gpd.GeoDataFrame, thresholds: tuple[float, ...]) -> dict[str, float]:
