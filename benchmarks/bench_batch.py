@@ -20,7 +20,7 @@ with ``planning.batch.run_many`` on a LocalCluster of 2 single-threaded worker p
 Reported: wall times, speed-up, the peak resident memory of this process and of each
 worker, per-district wall times, how the cost grows from 3 districts to all, and the load
 average of the machine (others' processes slow both modes alike).
-Results are printed and written to ``benchmarks/results_batch.json`` (``--quick``:
+Results are printed and written to ``benchmarks/results/results_batch.json`` (``--quick``:
 ``results_batch_quick.json``).
 """
 
@@ -281,7 +281,9 @@ def main() -> int:
 
 def _write(results: dict[str, object], name: str) -> str:
     text = json.dumps(results, indent=2, ensure_ascii=False)
-    (ROOT / "benchmarks" / name).write_text(text + "\n", encoding="utf-8")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / name).write_text(text + "\n", encoding="utf-8")
     return text
 
 

@@ -890,3 +890,23 @@ def test_cli_column_mapping_and_allow_unknown(tmp_path: Path) -> None:
     assert compliance.main([*argv, "--column", "HH=households"]) == 1  # location unknown
     assert compliance.main([*argv, "--column", "HH=households", "--allow-unknown"]) == 0
     assert pd.read_csv(tmp_path / "compliance.csv")["area"].iloc[0] == PASS
+
+
+def test_an_empty_facility_layer_in_the_register_means_no_facility_yet(tmp_path, caplog) -> None:
+    """A district's register may hold an empty ``facilities`` layer: judged as no facility."""
+    src = Path(__file__).resolve().parents[1] / "data" / "wuhan-districts" / "JA.gpkg"
+    devs = gpd.read_file(src, layer="developments")
+    assert len(devs) and len(gpd.read_file(src, layer="facilities")) == 0
+    alone = tmp_path / "alone.gpkg"
+    devs.to_file(alone, layer="developments", driver="GPKG")
+    asof = dt.date(2026, 12, 1)
+    kw: dict[str, Any] = {"asof": asof, "layer": "developments"}
+    with caplog.at_level("WARNING"):
+        with_empty = check_developments(src, None, "guangdong-city", **kw)
+    assert "is empty: no development has a facility recorded" in caplog.text
+    without = check_developments(alone, None, "guangdong-city", **kw)
+    pd.testing.assert_frame_equal(
+        with_empty.table.drop(columns="geometry", errors="ignore"),
+        without.table.drop(columns="geometry", errors="ignore"),
+    )
+    assert len(with_empty.table) == len(devs)

@@ -137,7 +137,11 @@ def check_developments(
         fac = read_table(facilities, facilities=True, crs=crs)
     elif "facilities" in reg.extra:
         frame, label = reg.extra["facilities"]
-        fac = read_table(frame, facilities=True, crs=crs, name=label)
+        if len(frame):
+            fac = read_table(frame, facilities=True, crs=crs, name=label)
+        else:
+            # a register's own facility layer may be empty: no development has one yet
+            log.warning("%s is empty: no development has a facility recorded", label)
     dates = crules.get("dates")
     devs = prepare(reg, fac, day, first_phase=bool(dates and dates.get("first_phase")))
     metric = _metric_crs(reg, network)
