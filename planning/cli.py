@@ -184,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     from planning.batch import DaskMissingError, run_many
+    from planning.report import strings
 
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1.", file=sys.stderr)
@@ -202,21 +203,35 @@ def _batch(args: argparse.Namespace) -> int:
             error_message(exc) if isinstance(exc, InputError) else f"error: {exc}", file=sys.stderr
         )
         return 2
+    t = strings(res.language)
+    status = {"done": t["batch_status_done"], "skipped": t["batch_status_skipped"]}
+    status["failed"] = t["batch_status_failed"]
+    share = [c for c in res.summary.columns if re.fullmatch(r"coverage_share_[\d.]+min", c)]
     for rec in res.records:
-        figures = ""
         row = res.summary[res.summary["district"] == rec["name"]]
-        share = [c for c in res.summary.columns if re.fullmatch(r"coverage_share_[\d.]+min", c)]
+        word = status.get(rec["status"], rec["status"])
         if rec["status"] != "failed" and len(row) and share:
-            figures = f": {row.iloc[0]['elderly']:,.0f} older people, {share[-1]} "
-            figures += f"{row.iloc[0][share[-1]]:.1%}"
-        print(f"{rec['name']} {rec['status']}{figures}")
+            threshold = share[-1].removeprefix("coverage_share_").removesuffix("min")
+            line = t["batch_console_line"].format(
+                name=rec["name"],
+                status=word,
+                elderly=f"{row.iloc[0]['elderly']:,.0f}",
+                threshold=threshold,
+                share=f"{row.iloc[0][share[-1]]:.1%}",
+            )
+        else:
+            line = f"{rec['name']} {word}"
+        print(line)
         if rec["status"] == "failed":
             print(f"  {rec['error']}", file=sys.stderr)
     n_failed = len(res.failed)
-    print(
-        f"{len(res.records)} districts in {res.wall_s:.1f} s, {n_failed} failed; "
-        f"report: {Path(res.out_dir) / 'index.html'}"
+    total = t["batch_console_total"].format(
+        n=len(res.records),
+        seconds=f"{res.wall_s:.1f}",
+        failed=n_failed,
+        path=Path(res.out_dir) / "index.html",
     )
+    print(total)
     return 1 if n_failed else 0
 
 

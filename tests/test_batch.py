@@ -33,7 +33,7 @@ from planning.batch import (  # noqa: E402
     run_many,
 )
 from planning.batch._cluster import check_worker_paths  # noqa: E402
-from planning.report import is_complete  # noqa: E402
+from planning.report import is_complete, strings  # noqa: E402
 from planning.workflow import run_scenario  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -360,10 +360,12 @@ def test_command_line_batch_reports_each_district_and_exits_1_on_a_failure(first
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     argv = ["-q", "batch", str(QINGSHAN), str(scenarios[2]), "--out", str(copy), "--workers", "2"]
-    assert cli.main(argv) == 1
+    assert cli.main([*argv, "--language", "zh"]) == 1
     printed = capsys.readouterr()
-    assert "wuhan-qingshan skipped" in printed.out
-    assert "broken failed" in printed.out and "nowhere.gpkg" in printed.err
+    t = strings("zh")  # the console speaks the report's language
+    assert f"wuhan-qingshan {t['batch_status_skipped']}：老年人口 " in printed.out
+    assert f"broken {t['batch_status_failed']}" in printed.out and "nowhere.gpkg" in printed.err
+    assert "共 2 个区" in printed.out and "失败 1 个" in printed.out
     assert "distributed" not in printed.err  # Dask's own log lines stay off the console
     assert cli.main(["-q", "batch", str(QINGSHAN), "--out", str(copy), "--workers", "0"]) == 2
 
