@@ -12,6 +12,7 @@ run by default.
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import os
 import re
@@ -26,6 +27,7 @@ import pytest
 import yaml
 
 from planning import settings
+from planning.report import is_complete
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -132,6 +134,14 @@ def test_readme_python_blocks_run(title: str, checkout: Path) -> None:
 
 
 def _check_python_outcome(title: str, ns: dict[str, object], out: str, root: Path) -> None:
+    if title == "Many districts (batch)":
+        summary = ns["batch"].summary  # type: ignore[attr-defined]
+        districts = sorted((root / "scenarios" / "wuhan-districts").glob("*.yaml"))
+        assert len(summary) == len(districts) and set(summary["status"]) <= {"done", "skipped"}
+        assert all(
+            is_complete(root / "reports" / "wuhan-districts" / d) for d in summary["district"]
+        )
+        return
     result = ns["result"]
     if title == "Five-minute tour":
         share = result.totals["coverage_share_15min"]  # type: ignore[attr-defined]
@@ -156,7 +166,9 @@ def _check_python_outcome(title: str, ns: dict[str, object], out: str, root: Pat
 def test_readme_planning_commands_run(title: str, checkout: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     for block in BY_TITLE[title].shell:
-        for args in planning_commands(block):
+        for command in planning_commands(block):
+            # the shell expands globs such as scenarios/wuhan-districts/*.yaml
+            args = [m for a in command for m in (sorted(glob.glob(a, root_dir=checkout)) or [a])]
             proc = subprocess.run(
                 [sys.executable, "-m", "planning.cli", "-q", *args],
                 capture_output=True,
