@@ -8,9 +8,10 @@ Run from the repository root::
 
 The demo is the embedded central-Wuhan scenario (``planning demo``). The municipal run
 covers the whole of Wuhan: its main roads (planar noding), the WorldPop 60+ rasters and
-the 13 districts as units, with the demo's illustrative stations; it needs the source
-data beside the repository (``../shared/data/wuhan``, or under the folder
-``PLANNING_SHARED_DATA`` names) and is skipped, with a message, without them.
+the 13 districts as units, with 300 illustrative stations: the same scenario as
+``bench_reach.py municipal`` (:func:`e2e.municipal_inputs`); it needs the source data
+beside the repository (``../shared/data/wuhan``) and is skipped, with a message, without
+them.
 Targets: demo folder ≤ 25 MB, municipal ≤ 150 MB with its outputs (tables, workbook,
 GeoPackage, charts, map, pages) written in under 20 s.
 :func:`folder_sizes` and :func:`bench_outputs` can be called from other benchmarks.
@@ -20,21 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("PLANNING_SHARED_DATA", ROOT.parent / "shared" / "data")) / "wuhan"
 sys.path.insert(0, str(ROOT))
 
 from planning import settings  # noqa: E402
 from planning.workflow import run_scenario  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from e2e import municipal_inputs  # noqa: E402
 
 #: The steps of :func:`planning.report.run_folder.write_run` (the outputs).
 OUTPUT_STEPS = ("write tables", "workbook", "geopackage", "charts", "map", "report")
@@ -93,36 +93,6 @@ def bench_outputs(scenario: str | Path, out_dir: str | Path) -> dict[str, Any]:
     }
 
 
-def municipal_scenario(folder: Path) -> Path | None:
-    """Write the whole-Wuhan scenario into `folder`; None when its source data is absent."""
-    roads = SHARED / "roads_municipal" / "osmWHmainRoad.shp"
-    rasters = sorted((SHARED / "worldpop_elderly_municipal").glob("pop_*_wuhan.tif"))
-    districts = SHARED / "districts" / "wuhan_admin.shp"
-    if not roads.exists() or len(rasters) != 10 or not districts.exists():
-        return None
-    data = {
-        "name": "wuhan-municipal",
-        "title": {"zh": "武汉市域 15 分钟居家养老服务圈（示例设施）", "en": "Wuhan municipality"},
-        "year": 2026,
-        "language": "zh",
-        "network": {"path": str(roads), "noding": "crossings", "components": "keep"},
-        "population": {"elderly": [str(p) for p in rasters]},
-        "stations": {"path": str(ROOT / "data" / "wuhan_stations.gpkg"), "layer": "stations"},
-        "units": {
-            "path": str(districts),
-            "columns": {"id": "unit_id", "name": "name_en", "locname": "name"},
-            "default_level": "district",
-        },
-        "walk_speed_m_s": 0.8,
-        "thresholds_min": [5, 10, 15],
-        "max_snap_m": 500,
-        "rules": "china-baseline",
-    }
-    path = folder / "wuhan-municipal.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
-
-
 def main() -> None:
     """Run the output benchmarks named on the command line and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,10 +106,10 @@ def main() -> None:
             demo = ROOT / "scenarios" / "wuhan-central.yaml"
             results["demo"] = bench_outputs(demo, base / "demo")
         if "municipal" in args.which:
-            scenario = municipal_scenario(Path(tmp))
+            scenario = municipal_inputs(Path(tmp))
             results["municipal"] = (
-                {"skipped": f"municipal source data not found under {SHARED}"}
-                if scenario is None
+                {"skipped": scenario}
+                if isinstance(scenario, str)
                 else bench_outputs(scenario, base / "municipal")
             )
     print(json.dumps(results, indent=2, ensure_ascii=False))

@@ -115,7 +115,7 @@ def bench_osm_files() -> dict[str, Any]:
     return out
 
 
-def _municipal_inputs(folder: Path) -> Path | str:
+def municipal_inputs(folder: Path) -> Path | str:
     """Write the municipal scenario (units, stations, YAML) into `folder`; return its path."""
     roads = SHARED / "roads_municipal" / "osmWHmainRoad.shp"
     rasters = sorted((SHARED / "worldpop_elderly_municipal").glob("pop_*_wuhan.tif"))
@@ -177,7 +177,7 @@ def _stations_on_people(rasters: list[Path], n: int) -> gpd.GeoDataFrame:
 def bench_municipal(*, profile: bool = False) -> dict[str, Any]:
     """Run all of Wuhan end to end with every output; optionally profile it."""
     with tempfile.TemporaryDirectory() as tmp:
-        scenario = _municipal_inputs(Path(tmp))
+        scenario = municipal_inputs(Path(tmp))
         if isinstance(scenario, str):
             return {"skipped": scenario}
         out_dir = Path(tmp) / "run"

@@ -204,12 +204,10 @@ def _batch(args: argparse.Namespace) -> int:
         )
         return 2
     t = strings(res.language)
-    status = {"done": t["batch_status_done"], "skipped": t["batch_status_skipped"]}
-    status["failed"] = t["batch_status_failed"]
     share = [c for c in res.summary.columns if re.fullmatch(r"coverage_share_[\d.]+min", c)]
     for rec in res.records:
         row = res.summary[res.summary["district"] == rec["name"]]
-        word = status.get(rec["status"], rec["status"])
+        word = t.get(f"batch_status_{rec['status']}", rec["status"])
         if rec["status"] != "failed" and len(row) and share:
             threshold = share[-1].removeprefix("coverage_share_").removesuffix("min")
             line = t["batch_console_line"].format(
